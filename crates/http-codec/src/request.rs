@@ -34,6 +34,9 @@ pub struct Head {
     /// Whatever follows this message on the connection is not HTTP/1.1, so a
     /// decoder never reads it as another request.
     pub upgrade: bool,
+    /// Trailer fields of a chunked body, kept apart from the header fields
+    /// (RFC 9110 section 6.5.1). Filled by [`RequestDecoder`].
+    pub trailers: Headers,
 }
 
 /// Decodes request heads, incrementally.
@@ -48,6 +51,61 @@ pub struct HeadDecoder {
     limits: Limits,
     allow_bare_lf: bool,
     scanner: HeadScanner,
+    early: EarlyCheck,
+}
+
+/// Checks on the complete lines of a head that is still arriving, so that a
+/// bad line is refused when its line ending arrives rather than when the whole
+/// head has. Each line is checked once.
+#[derive(Debug, Clone, Default)]
+struct EarlyCheck {
+    version: Option<HttpVersion>,
+    /// Field lines before this offset have been checked.
+    checked_to: usize,
+    checked_lines: usize,
+    summary: FieldSummary,
+}
+
+impl EarlyCheck {
+    fn check(
+        &mut self,
+        buf: &[u8],
+        progress: crate::scan::Progress,
+        limits: &Limits,
+    ) -> Result<(), DecodeError> {
+        let Some((start, end)) = progress.first_line else {
+            return Ok(());
+        };
+        let version = match self.version {
+            Some(v) => v,
+            None => {
+                let (_, _, protocol) = parse_request_line(&buf[start..end], limits)?;
+                self.checked_to = progress.fields_start;
+                *self.version.insert(protocol.version())
+            }
+        };
+        let new_lines = progress.field_lines - self.checked_lines;
+        if new_lines == 0 {
+            return Ok(());
+        }
+        let mut lines = Vec::with_capacity(progress.complete_to - self.checked_to + 2);
+        lines.extend_from_slice(&buf[self.checked_to..progress.complete_to]);
+        lines.extend_from_slice(b"\r\n");
+        tokenise_fields(&lines, new_lines, false, |n, v| self.summary.inspect(n, v))?;
+        self.checked_to = progress.complete_to;
+        self.checked_lines = progress.field_lines;
+        let s = &self.summary;
+        if s.transfer_encoding && version == HttpVersion::Http10 {
+            return Err(DecodeError::TransferEncodingOnHttp10);
+        }
+        if s.transfer_encoding && s.content_length.is_some() {
+            return Err(DecodeError::TransferEncodingWithContentLength);
+        }
+        if s.content_length.is_some_and(|n| n > limits.max_body_bytes) {
+            return Err(DecodeError::BodyTooLarge);
+        }
+        Ok(())
+    }
 }
 
 impl HeadDecoder {
@@ -66,6 +124,11 @@ impl HeadDecoder {
     pub fn allow_bare_lf(mut self, allow: bool) -> HeadDecoder {
         self.allow_bare_lf = allow;
         self
+    }
+
+    fn reset(&mut self) {
+        self.scanner.reset();
+        self.early = EarlyCheck::default();
     }
 
     /// The limits in force.
@@ -88,13 +151,22 @@ impl HeadDecoder {
         );
         let layout = match scanned {
             Ok(Some(layout)) => layout,
-            Ok(None) => return Ok(None),
+            Ok(None) => {
+                let progress = self.scanner.progress();
+                return match self.early.check(buf, progress, &self.limits) {
+                    Ok(()) => Ok(None),
+                    Err(e) => {
+                        self.reset();
+                        Err(e)
+                    }
+                };
+            }
             Err(e) => {
-                self.scanner.reset();
+                self.reset();
                 return Err(e);
             }
         };
-        self.scanner.reset();
+        self.reset();
         let head = parse_head(buf, &layout, &self.limits)?;
         Ok(Some((head, layout.end)))
     }
@@ -124,7 +196,12 @@ fn parse_request_line(
         .iter()
         .position(|&b| b == b' ')
         .ok_or(DecodeError::BadRequestLine)?;
-    let method = Method::from_bytes(&line[..sp]).map_err(|_| DecodeError::InvalidMethod)?;
+    let method = match &line[..sp] {
+        // The HTTP/2 connection preface (RFC 9113 section 3.4) is never an
+        // HTTP/1.1 request.
+        b"PRI" => return Err(DecodeError::InvalidMethod),
+        name => Method::from_bytes(name).map_err(|_| DecodeError::InvalidMethod)?,
+    };
     let rest = &line[sp + 1..];
     let sp = rest
         .iter()
@@ -244,7 +321,7 @@ pub(crate) fn parse_content_length(value: &[u8], seen: Option<u64>) -> Result<u6
 }
 
 /// What the framing-related fields of a head said.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct FieldSummary {
     pub content_length: Option<u64>,
     pub transfer_encoding: bool,
@@ -332,6 +409,13 @@ fn parse_head(buf: &[u8], layout: &HeadLayout, limits: &Limits) -> Result<Head, 
     )?;
     let version = protocol.version();
     let framing = summary.transfer_framing(version)?.unwrap_or(Framing::Empty);
+    // A CONNECT request has no content (RFC 9110 section 9.3.6): whatever
+    // follows its head belongs to the tunnel.
+    let framing = if method == Method::Connect {
+        Framing::Empty
+    } else {
+        framing
+    };
     if let Framing::Length(n) = framing {
         if n > limits.max_body_bytes {
             return Err(DecodeError::BodyTooLarge);
@@ -354,6 +438,7 @@ fn parse_head(buf: &[u8], layout: &HeadLayout, limits: &Limits) -> Result<Head, 
         keep_alive,
         expect,
         upgrade,
+        trailers: Headers::new(),
     })
 }
 
@@ -503,6 +588,7 @@ impl RequestDecoder {
                         return Ok(Decoded::Partial { consumed });
                     }
                     head.request.set_body(bytes);
+                    head.trailers = body.take_trailers();
                     return Ok(self.finish(*head, consumed));
                 }
             }

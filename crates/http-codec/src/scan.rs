@@ -64,7 +64,30 @@ pub(crate) fn find_line_end(hay: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + i)
 }
 
+/// How far an incomplete head has got: the complete lines so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// The first line, once complete.
+    pub first_line: Option<(usize, usize)>,
+    /// Start of the field lines (meaningful once the first line is complete).
+    pub fields_start: usize,
+    /// End of the last complete line.
+    pub complete_to: usize,
+    /// Complete field lines so far.
+    pub field_lines: usize,
+}
+
 impl HeadScanner {
+    /// The complete lines of the head being scanned.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            first_line: self.first_line,
+            fields_start: self.fields_start,
+            complete_to: self.line_start,
+            field_lines: self.field_lines,
+        }
+    }
+
     /// Forget everything: the next call starts a new head at offset 0.
     pub fn reset(&mut self) {
         *self = HeadScanner::default();

@@ -145,31 +145,31 @@ fn connection_semantics() {
     let got = check(
         "GET / HTTP/1.0\r\n\r\nGET /never HTTP/1.1\r\n\r\n",
         &[("GET", "/", "")],
-        End::Closed,
+        End::Closed { unread: true },
     );
     assert!(!got.messages[0].keep_alive);
     let got = check(
         "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
         &[("GET", "/", ""), ("GET", "/b", "")],
-        End::Closed,
+        End::Closed { unread: false },
     );
     assert!(got.messages[0].keep_alive);
     check(
         "GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\nGET /never HTTP/1.1\r\n\r\n",
         &[("GET", "/", "")],
-        End::Closed,
+        End::Closed { unread: true },
     );
     // Upgrade and CONNECT: nothing after them is HTTP.
     let got = check(
         "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x01\x05hello",
         &[("GET", "/ws", "")],
-        End::Closed,
+        End::Closed { unread: true },
     );
     assert!(got.messages[0].upgrade);
     check(
         "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET / HTTP/1.1\r\n\r\n",
         &[("CONNECT", "example.com:443", "")],
-        End::Closed,
+        End::Closed { unread: true },
     );
     // Upgrade without `Connection: upgrade` is not an upgrade.
     let got = check(
@@ -195,7 +195,7 @@ fn expectations() {
     let got = check(
         "POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n",
         &[("POST", "/", "")],
-        End::Closed,
+        End::Closed { unread: false },
     );
     assert_eq!(got.messages[0].expect, Expect::None);
 }
@@ -303,6 +303,45 @@ fn refused_line_endings_and_fields() {
         "GET / HTTP/1.1\r\nHost : x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
         &[],
         err(InvalidHeaderName),
+    );
+}
+
+#[test]
+fn bad_lines_are_refused_before_the_head_ends() {
+    // Each of these heads is incomplete; the bad line is refused as soon as its
+    // line ending arrives.
+    check("GET / HTTP/5.6\r\n", &[], err(UnsupportedVersion));
+    check("GET / HTTP/1.1\r\nFo@: x\r\n", &[], err(InvalidHeaderName));
+    check(
+        "GET / HTTP/1.1\r\n Host: x\r\n",
+        &[],
+        err(InvalidHeaderName),
+    );
+    check(
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
+        &[],
+        err(ConflictingContentLength),
+    );
+    check(
+        "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n",
+        &[],
+        err(InvalidContentLength),
+    );
+    check(
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n",
+        &[],
+        err(TransferEncodingWithContentLength),
+    );
+    check(
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n",
+        &[],
+        err(TransferEncodingOnHttp10),
+    );
+    // A coding list may still be completed by a later line: no early verdict.
+    check(
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n",
+        &[],
+        End::Open,
     );
 }
 

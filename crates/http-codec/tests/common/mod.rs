@@ -15,6 +15,7 @@ pub struct Msg {
     pub keep_alive: bool,
     pub expect: Expect,
     pub upgrade: bool,
+    pub trailers: Vec<(String, Vec<u8>)>,
 }
 
 /// How decoding a whole input ended.
@@ -22,8 +23,9 @@ pub struct Msg {
 pub enum End {
     /// Every byte was used or is waiting for more.
     Open,
-    /// The decoder stopped after a closing or upgrading request.
-    Closed,
+    /// The decoder stopped after a closing or upgrading request; `unread`
+    /// says whether anything but empty lines came after it.
+    Closed { unread: bool },
     /// The decoder refused the input.
     Error(DecodeError),
 }
@@ -64,6 +66,11 @@ pub fn feed_cut(mut decoder: RequestDecoder, input: &[u8], cuts: &[usize]) -> Ou
                         keep_alive: head.keep_alive,
                         expect: head.expect,
                         upgrade: head.upgrade,
+                        trailers: head
+                            .trailers
+                            .iter()
+                            .map(|(n, v)| (n.to_owned(), v.as_bytes().to_vec()))
+                            .collect(),
                     });
                 }
                 Ok(Decoded::Partial { consumed }) => {
@@ -72,10 +79,12 @@ pub fn feed_cut(mut decoder: RequestDecoder, input: &[u8], cuts: &[usize]) -> Ou
                     break;
                 }
                 Ok(Decoded::Closed) => {
+                    let rest = buf.iter().chain(&input[start..]);
+                    let unread = rest.into_iter().any(|&b| b != b'\r' && b != b'\n');
                     return Outcome {
                         messages,
-                        end: End::Closed,
-                    }
+                        end: End::Closed { unread },
+                    };
                 }
                 Err(e) => {
                     return Outcome {
