@@ -3,7 +3,7 @@
 
 use http_types::{Headers, HttpVersion, Method, Protocol, Request};
 
-use crate::scan::{HeadLayout, HeadScanner};
+use crate::scan::HeadScanner;
 use crate::{BodyDecoder, DecodeError, Framing, Limits};
 
 /// What the `Expect` header asked for.
@@ -44,66 +44,82 @@ pub struct Head {
 /// Call [`decode`](HeadDecoder::decode) with the buffer each time bytes arrive,
 /// keeping the bytes of an incomplete head at its front. Bytes already examined
 /// are not examined again, so a head dripped in one byte at a time costs linear
-/// time. Once the head is complete it is tokenised with `httparse` and checked
-/// against RFC 9112.
+/// time. Each line is checked (tokenised with `httparse`, then against RFC 9112)
+/// once its line ending has arrived, so a bad line is refused at once rather
+/// than when the whole head is in. Errors are reported in line order, whatever
+/// way the bytes were split.
 #[derive(Debug, Clone, Default)]
 pub struct HeadDecoder {
     limits: Limits,
     allow_bare_lf: bool,
     scanner: HeadScanner,
-    early: EarlyCheck,
+    lines: LineChecker,
 }
 
-/// Checks on the complete lines of a head that is still arriving, so that a
-/// bad line is refused when its line ending arrives rather than when the whole
-/// head has. Each line is checked once.
+/// The lines of the head in progress that have been checked, and what they
+/// said.
 #[derive(Debug, Clone, Default)]
-struct EarlyCheck {
-    version: Option<HttpVersion>,
+struct LineChecker {
+    request_line: Option<(Method, String, Protocol)>,
     /// Field lines before this offset have been checked.
     checked_to: usize,
     checked_lines: usize,
     summary: FieldSummary,
+    headers: Headers,
 }
 
-impl EarlyCheck {
+impl LineChecker {
+    /// Check the complete lines up to `complete_to` that have not been checked
+    /// yet. `terminated` says the region ends with the head's empty line.
     fn check(
         &mut self,
         buf: &[u8],
-        progress: crate::scan::Progress,
+        progress: &crate::scan::Progress,
+        terminated: bool,
         limits: &Limits,
     ) -> Result<(), DecodeError> {
         let Some((start, end)) = progress.first_line else {
             return Ok(());
         };
-        let version = match self.version {
-            Some(v) => v,
+        let version = match &self.request_line {
+            Some((_, _, protocol)) => protocol.version(),
             None => {
-                let (_, _, protocol) = parse_request_line(&buf[start..end], limits)?;
+                let line = parse_request_line(&buf[start..end], limits)?;
+                let version = line.2.version();
+                self.request_line = Some(line);
                 self.checked_to = progress.fields_start;
-                *self.version.insert(protocol.version())
+                self.headers =
+                    Headers::with_capacity(8, progress.complete_to - progress.fields_start);
+                version
             }
         };
         let new_lines = progress.field_lines - self.checked_lines;
-        if new_lines == 0 {
+        if new_lines == 0 && !terminated {
             return Ok(());
         }
-        let mut lines = Vec::with_capacity(progress.complete_to - self.checked_to + 2);
-        lines.extend_from_slice(&buf[self.checked_to..progress.complete_to]);
-        lines.extend_from_slice(b"\r\n");
-        tokenise_fields(&lines, new_lines, false, |n, v| self.summary.inspect(n, v))?;
+        let region = &buf[self.checked_to..progress.complete_to];
+        let scratch;
+        let block = if terminated {
+            region
+        } else {
+            // httparse wants the empty line that ends a header section.
+            let mut v = Vec::with_capacity(region.len() + 2);
+            v.extend_from_slice(region);
+            v.extend_from_slice(b"\r\n");
+            scratch = v;
+            &scratch
+        };
+        let (summary, headers) = (&mut self.summary, &mut self.headers);
+        for_each_field(block, new_lines, |name, value| {
+            summary.inspect(name, value)?;
+            summary.check_so_far(version, limits)?;
+            headers.append(name, value).map_err(|e| match e {
+                http_types::HeaderError::InvalidName(_) => DecodeError::InvalidHeaderName,
+                _ => DecodeError::InvalidHeaderValue,
+            })
+        })?;
         self.checked_to = progress.complete_to;
         self.checked_lines = progress.field_lines;
-        let s = &self.summary;
-        if s.transfer_encoding && version == HttpVersion::Http10 {
-            return Err(DecodeError::TransferEncodingOnHttp10);
-        }
-        if s.transfer_encoding && s.content_length.is_some() {
-            return Err(DecodeError::TransferEncodingWithContentLength);
-        }
-        if s.content_length.is_some_and(|n| n > limits.max_body_bytes) {
-            return Err(DecodeError::BodyTooLarge);
-        }
         Ok(())
     }
 }
@@ -126,11 +142,6 @@ impl HeadDecoder {
         self
     }
 
-    fn reset(&mut self) {
-        self.scanner.reset();
-        self.early = EarlyCheck::default();
-    }
-
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -139,6 +150,15 @@ impl HeadDecoder {
     /// Decode a head from the front of `buf`: `Ok(None)` when more bytes are
     /// needed (nothing is consumed), or the head and its length in bytes.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(Head, usize)>, DecodeError> {
+        let result = self.decode_inner(buf);
+        if !matches!(result, Ok(None)) {
+            self.scanner.reset();
+            self.lines = LineChecker::default();
+        }
+        result
+    }
+
+    fn decode_inner(&mut self, buf: &[u8]) -> Result<Option<(Head, usize)>, DecodeError> {
         // A request line is method, target and version: allow the target limit
         // plus room for a long method and the version before calling it 414.
         let max_line = self.limits.max_target_bytes.saturating_add(64);
@@ -149,26 +169,24 @@ impl HeadDecoder {
             max_line,
             DecodeError::TargetTooLong,
         );
-        let layout = match scanned {
-            Ok(Some(layout)) => layout,
-            Ok(None) => {
-                let progress = self.scanner.progress();
-                return match self.early.check(buf, progress, &self.limits) {
-                    Ok(()) => Ok(None),
-                    Err(e) => {
-                        self.reset();
-                        Err(e)
-                    }
-                };
-            }
+        let progress = self.scanner.progress();
+        match scanned {
             Err(e) => {
-                self.reset();
-                return Err(e);
+                // A bad line before the point of the scanner's error comes first.
+                self.lines.check(buf, &progress, false, &self.limits)?;
+                Err(e)
             }
-        };
-        self.reset();
-        let head = parse_head(buf, &layout, &self.limits)?;
-        Ok(Some((head, layout.end)))
+            Ok(None) => {
+                self.lines.check(buf, &progress, false, &self.limits)?;
+                Ok(None)
+            }
+            Ok(Some(layout)) => {
+                self.lines.check(buf, &progress, true, &self.limits)?;
+                let lines = std::mem::take(&mut self.lines);
+                let head = finish_head(lines, &self.limits)?;
+                Ok(Some((head, layout.end)))
+            }
+        }
     }
 }
 
@@ -220,18 +238,63 @@ fn parse_request_line(
     Ok((method, target.to_owned(), protocol))
 }
 
-fn map_field_error(e: httparse::Error, trailer: bool) -> DecodeError {
-    if trailer {
-        return match e {
-            httparse::Error::TooManyHeaders => DecodeError::TooManyHeaders,
-            _ => DecodeError::InvalidTrailer,
-        };
-    }
+fn map_field_error(e: httparse::Error) -> DecodeError {
     match e {
         httparse::Error::HeaderValue => DecodeError::InvalidHeaderValue,
         httparse::Error::TooManyHeaders => DecodeError::TooManyHeaders,
         httparse::Error::NewLine => DecodeError::BareCr,
         _ => DecodeError::InvalidHeaderName,
+    }
+}
+
+fn field_slots_parse<'b>(
+    raw: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+    f: &mut impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
+) -> Result<Result<(), DecodeError>, httparse::Error> {
+    match httparse::parse_headers(raw, slots)? {
+        httparse::Status::Complete((_, fields)) => {
+            Ok(fields.iter().try_for_each(|h| f(h.name, h.value)))
+        }
+        // The scanner found the empty line, so httparse cannot want more.
+        httparse::Status::Partial => Ok(Err(DecodeError::InvalidHeaderName)),
+    }
+}
+
+/// Tokenise `count` field lines (ending with the empty line), calling `f` on
+/// each field in order. When a line is malformed, the lines before it are
+/// still passed to `f` first, so errors come out in line order.
+fn for_each_field(
+    raw: &[u8],
+    count: usize,
+    mut f: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    const ON_STACK: usize = 32;
+    let mut stack = [httparse::EMPTY_HEADER; ON_STACK];
+    let mut heap;
+    let slots: &mut [httparse::Header<'_>] = if count <= ON_STACK {
+        &mut stack[..count]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; count];
+        &mut heap
+    };
+    match field_slots_parse(raw, slots, &mut f) {
+        Ok(result) => result,
+        Err(e) => {
+            // The slow path, taken only for a malformed head: one line at a time.
+            for line in raw.split_inclusive(|&b| b == b'\n') {
+                if line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+                let line_buf = [line, b"\r\n"].concat();
+                let mut one = [httparse::EMPTY_HEADER; 1];
+                match field_slots_parse(&line_buf, &mut one, &mut f) {
+                    Ok(result) => result?,
+                    Err(e) => return Err(map_field_error(e)),
+                }
+            }
+            Err(map_field_error(e))
+        }
     }
 }
 
@@ -243,35 +306,20 @@ pub(crate) fn tokenise_fields(
     trailer: bool,
     mut inspect: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
 ) -> Result<Headers, DecodeError> {
-    const ON_STACK: usize = 32;
-    let mut stack = [httparse::EMPTY_HEADER; ON_STACK];
-    let mut heap;
-    let slots: &mut [httparse::Header<'_>] = if count <= ON_STACK {
-        &mut stack[..count]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; count];
-        &mut heap
-    };
-    let fields = match httparse::parse_headers(raw, slots) {
-        Ok(httparse::Status::Complete((_, fields))) => fields,
-        Ok(httparse::Status::Partial) => {
-            return Err(if trailer {
-                DecodeError::InvalidTrailer
-            } else {
-                DecodeError::InvalidHeaderName
-            })
-        }
-        Err(e) => return Err(map_field_error(e, trailer)),
-    };
-    let mut headers = Headers::with_capacity(fields.len(), raw.len());
-    for f in fields.iter() {
-        inspect(f.name, f.value)?;
-        headers.append(f.name, f.value).map_err(|e| match e {
+    let mut headers = Headers::with_capacity(count, raw.len());
+    let result = for_each_field(raw, count, |name, value| {
+        inspect(name, value)?;
+        headers.append(name, value).map_err(|e| match e {
             http_types::HeaderError::InvalidName(_) => DecodeError::InvalidHeaderName,
             _ => DecodeError::InvalidHeaderValue,
-        })?;
+        })
+    });
+    match result {
+        Ok(()) => Ok(headers),
+        Err(DecodeError::TooManyHeaders) => Err(DecodeError::TooManyHeaders),
+        Err(_) if trailer => Err(DecodeError::InvalidTrailer),
+        Err(e) => Err(e),
     }
-    Ok(headers)
 }
 
 /// Parse a trailer section (field lines, then an empty line).
@@ -375,6 +423,24 @@ impl FieldSummary {
         Ok(())
     }
 
+    /// The rules that can be checked before the head is complete: they hold
+    /// whatever lines follow.
+    pub fn check_so_far(&self, version: HttpVersion, limits: &Limits) -> Result<(), DecodeError> {
+        if self.transfer_encoding && version == HttpVersion::Http10 {
+            return Err(DecodeError::TransferEncodingOnHttp10);
+        }
+        if self.transfer_encoding && self.content_length.is_some() {
+            return Err(DecodeError::TransferEncodingWithContentLength);
+        }
+        if self
+            .content_length
+            .is_some_and(|n| n > limits.max_body_bytes)
+        {
+            return Err(DecodeError::BodyTooLarge);
+        }
+        Ok(())
+    }
+
     /// The framing of a message with these fields, for the transfer-coding
     /// rules every message shares (RFC 9112 sections 6.1 and 6.3).
     pub fn transfer_framing(&self, version: HttpVersion) -> Result<Option<Framing>, DecodeError> {
@@ -397,17 +463,18 @@ impl FieldSummary {
     }
 }
 
-fn parse_head(buf: &[u8], layout: &HeadLayout, limits: &Limits) -> Result<Head, DecodeError> {
-    let line = &buf[layout.first_line_start..layout.first_line_end];
-    let (method, target, protocol) = parse_request_line(line, limits)?;
-    let mut summary = FieldSummary::default();
-    let headers = tokenise_fields(
-        &buf[layout.fields_start..layout.end],
-        layout.field_lines,
-        false,
-        |name, value| summary.inspect(name, value),
-    )?;
+fn finish_head(lines: LineChecker, limits: &Limits) -> Result<Head, DecodeError> {
+    let LineChecker {
+        request_line,
+        summary,
+        headers,
+        ..
+    } = lines;
+    // The scanner only completes a head after its first line, which the
+    // checker has parsed by then.
+    let (method, target, protocol) = request_line.ok_or(DecodeError::BadRequestLine)?;
     let version = protocol.version();
+    summary.check_so_far(version, limits)?;
     let framing = summary.transfer_framing(version)?.unwrap_or(Framing::Empty);
     // A CONNECT request has no content (RFC 9110 section 9.3.6): whatever
     // follows its head belongs to the tunnel.
@@ -416,11 +483,6 @@ fn parse_head(buf: &[u8], layout: &HeadLayout, limits: &Limits) -> Result<Head, 
     } else {
         framing
     };
-    if let Framing::Length(n) = framing {
-        if n > limits.max_body_bytes {
-            return Err(DecodeError::BodyTooLarge);
-        }
-    }
     let keep_alive = !summary.close && (version == HttpVersion::Http11 || summary.keep_alive);
     let expect = match summary.expect {
         _ if version == HttpVersion::Http10 => Expect::None,
