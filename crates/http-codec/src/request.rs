@@ -505,6 +505,9 @@ fn finish_head(lines: LineChecker, limits: &Limits) -> Result<Head, DecodeError>
 }
 
 /// What [`RequestDecoder::decode`] found.
+// A `Head` is returned by move once per request; boxing it would cost an
+// allocation per request to save a copy the optimiser usually elides.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     /// More bytes are needed. The first `consumed` bytes of the buffer were
