@@ -197,7 +197,7 @@ impl BodyDecoder {
         }
         // Each line already ends in CRLF; add the empty line.
         self.trailer_raw.extend_from_slice(b"\r\n");
-        self.trailers = crate::request::parse_trailers(&self.trailer_raw, self.trailer_lines)?;
+        self.trailers = crate::fields::parse_trailers(&self.trailer_raw, self.trailer_lines)?;
         self.trailer_raw = Vec::new();
         Ok(())
     }

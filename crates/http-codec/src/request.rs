@@ -3,7 +3,8 @@
 
 use http_types::{Headers, HttpVersion, Method, Protocol, Request};
 
-use crate::scan::HeadScanner;
+use crate::fields::{for_each_field, header_error, offset_in, FieldSummary};
+use crate::scan::{HeadScanner, Progress};
 use crate::{BodyDecoder, DecodeError, Framing, Limits};
 
 /// What the `Expect` header asked for.
@@ -39,7 +40,7 @@ pub struct Head {
     pub trailers: Headers,
 }
 
-/// Decodes request heads, incrementally.
+/// Decodes request heads, incrementally, without allocating.
 ///
 /// Call [`decode`](HeadDecoder::decode) with the buffer each time bytes arrive,
 /// keeping the bytes of an incomplete head at its front. Bytes already examined
@@ -48,79 +49,213 @@ pub struct Head {
 /// once its line ending has arrived, so a bad line is refused at once rather
 /// than when the whole head is in. Errors are reported in line order, whatever
 /// way the bytes were split.
+///
+/// A complete head is returned as a [`RawHead`] that borrows the buffer: no
+/// allocation happens here (the field positions live in a list the decoder
+/// reuses). [`RawHead::to_request`] builds an owned [`Request`] when one is
+/// wanted, e.g. on another thread.
+///
+/// ```
+/// use http_codec::{Framing, HeadDecoder, Limits};
+/// let mut dec = HeadDecoder::new(Limits::default());
+/// let buf = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+/// let head = dec.decode(buf)?.expect("a complete head");
+/// assert_eq!(head.target(), "/upload");
+/// assert_eq!(head.framing, Framing::Length(5));
+/// assert_eq!(&buf[head.len()..], b"hello");
+/// # Ok::<(), http_codec::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct HeadDecoder {
     limits: Limits,
     allow_bare_lf: bool,
     scanner: HeadScanner,
     lines: LineChecker,
+    /// The last call returned a head or an error: start afresh next time.
+    finished: bool,
+}
+
+/// Where a field's name and value lie in the buffer.
+#[derive(Debug, Clone, Copy)]
+struct FieldSpan {
+    name_at: usize,
+    name_len: usize,
+    value_at: usize,
+    value_len: usize,
 }
 
 /// The lines of the head in progress that have been checked, and what they
 /// said.
 #[derive(Debug, Clone, Default)]
 struct LineChecker {
-    request_line: Option<(Method, String, Protocol)>,
+    /// Method, target position and version, once the request line is checked.
+    request_line: Option<(Method, (usize, usize), Protocol)>,
     /// Field lines before this offset have been checked.
     checked_to: usize,
     checked_lines: usize,
     summary: FieldSummary,
-    headers: Headers,
+    /// Kept between heads so that its allocation is reused.
+    fields: Vec<FieldSpan>,
+    /// Fields checked since the decoder was made (to test that no line is
+    /// checked twice).
+    #[cfg(test)]
+    checks: usize,
 }
 
 impl LineChecker {
-    /// Check the complete lines up to `complete_to` that have not been checked
-    /// yet. `terminated` says the region ends with the head's empty line.
+    fn reset(&mut self) {
+        self.request_line = None;
+        self.checked_to = 0;
+        self.checked_lines = 0;
+        self.summary = FieldSummary::default();
+        self.fields.clear();
+    }
+
+    fn version(&self) -> HttpVersion {
+        self.request_line
+            .as_ref()
+            .map_or(HttpVersion::Http11, |(_, _, p)| p.version())
+    }
+
+    #[inline]
+    fn field(&mut self, field: crate::fields::Field<'_>, base: usize, limits: &Limits) -> Result<(), DecodeError> {
+        #[cfg(test)]
+        {
+            self.checks += 1;
+        }
+        if self.summary.inspect(field.name, field.value)? {
+            self.summary.check_so_far(self.version(), limits)?;
+        }
+        self.fields.push(FieldSpan {
+            name_at: base + field.name_at,
+            name_len: field.name.len(),
+            value_at: base + field.value_at,
+            value_len: field.value.len(),
+        });
+        Ok(())
+    }
+
+    /// Check the complete lines that have not been checked yet.
+    /// `terminated` says they end with the head's empty line.
     fn check(
         &mut self,
         buf: &[u8],
-        progress: &crate::scan::Progress,
+        progress: &Progress,
         terminated: bool,
         limits: &Limits,
     ) -> Result<(), DecodeError> {
         let Some((start, end)) = progress.first_line else {
             return Ok(());
         };
-        let version = match &self.request_line {
-            Some((_, _, protocol)) => protocol.version(),
-            None => {
-                let line = parse_request_line(&buf[start..end], limits)?;
-                let version = line.2.version();
-                self.request_line = Some(line);
-                self.checked_to = progress.fields_start;
-                self.headers =
-                    Headers::with_capacity(8, progress.complete_to - progress.fields_start);
-                version
-            }
-        };
+        if self.request_line.is_none() {
+            let (method, (t0, t1), protocol) = parse_request_line(&buf[start..end], limits)?;
+            self.request_line = Some((method, (start + t0, start + t1), protocol));
+            self.checked_to = progress.fields_start;
+        }
         let new_lines = progress.field_lines - self.checked_lines;
         if new_lines == 0 && !terminated {
             return Ok(());
         }
-        let region = &buf[self.checked_to..progress.complete_to];
+        let base = self.checked_to;
+        let region = &buf[base..progress.complete_to];
         let scratch;
         let block = if terminated {
             region
         } else {
             // httparse wants the empty line that ends a header section.
-            let mut v = Vec::with_capacity(region.len() + 2);
-            v.extend_from_slice(region);
-            v.extend_from_slice(b"\r\n");
-            scratch = v;
+            scratch = [region, b"\r\n"].concat();
             &scratch
         };
-        let (summary, headers) = (&mut self.summary, &mut self.headers);
-        for_each_field(block, new_lines, |name, value| {
-            summary.inspect(name, value)?;
-            summary.check_so_far(version, limits)?;
-            headers.append(name, value).map_err(|e| match e {
-                http_types::HeaderError::InvalidName(_) => DecodeError::InvalidHeaderName,
-                _ => DecodeError::InvalidHeaderValue,
-            })
-        })?;
+        for_each_field(block, new_lines, |field| self.field(field, base, limits))?;
         self.checked_to = progress.complete_to;
         self.checked_lines = progress.field_lines;
         Ok(())
+    }
+}
+
+/// A complete request head, borrowed from the buffer it was decoded from.
+#[derive(Debug)]
+pub struct RawHead<'a> {
+    buf: &'a [u8],
+    len: usize,
+    fields: &'a [FieldSpan],
+    method: Method,
+    target: (usize, usize),
+    protocol: Protocol,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// See [`Head::keep_alive`].
+    pub keep_alive: bool,
+    /// See [`Head::expect`].
+    pub expect: Expect,
+    /// See [`Head::upgrade`].
+    pub upgrade: bool,
+}
+
+impl<'a> RawHead<'a> {
+    /// Length of the head in bytes: the body, if any, starts here.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target as sent.
+    pub fn target(&self) -> &'a str {
+        // Checked to be visible ASCII.
+        std::str::from_utf8(&self.buf[self.target.0..self.target.1]).unwrap_or_default()
+    }
+
+    /// The version numbers as sent.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Number of header fields.
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The header fields in order, names as sent, values trimmed of
+    /// surrounding whitespace.
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
+        let buf = self.buf;
+        self.fields.iter().map(move |f| {
+            let name = &buf[f.name_at..f.name_at + f.name_len];
+            let value = &buf[f.value_at..f.value_at + f.value_len];
+            // Names are checked tokens, so ASCII.
+            (std::str::from_utf8(name).unwrap_or_default(), value)
+        })
+    }
+
+    /// An owned [`Request`] (no body) with these fields.
+    pub fn to_request(&self) -> Result<Request, DecodeError> {
+        let bytes: usize = self.fields.iter().map(|f| f.name_len + f.value_len).sum();
+        let mut headers = Headers::with_capacity(self.fields.len(), bytes);
+        for (name, value) in self.fields() {
+            headers.append(name, value).map_err(header_error)?;
+        }
+        let mut request =
+            Request::new(self.method.clone(), self.target()).map_err(|_| DecodeError::InvalidTarget)?;
+        request.set_protocol(self.protocol);
+        request.set_headers(headers);
+        Ok(request)
+    }
+
+    /// An owned [`Head`].
+    pub fn to_head(&self) -> Result<Head, DecodeError> {
+        Ok(Head {
+            request: self.to_request()?,
+            framing: self.framing,
+            keep_alive: self.keep_alive,
+            expect: self.expect,
+            upgrade: self.upgrade,
+            trailers: Headers::new(),
+        })
     }
 }
 
@@ -147,18 +282,43 @@ impl HeadDecoder {
         &self.limits
     }
 
-    /// Decode a head from the front of `buf`: `Ok(None)` when more bytes are
-    /// needed (nothing is consumed), or the head and its length in bytes.
-    pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(Head, usize)>, DecodeError> {
-        let result = self.decode_inner(buf);
-        if !matches!(result, Ok(None)) {
-            self.scanner.reset();
-            self.lines = LineChecker::default();
-        }
-        result
+    fn reset(&mut self) {
+        self.scanner.reset();
+        self.lines.reset();
+        self.finished = false;
     }
 
-    fn decode_inner(&mut self, buf: &[u8]) -> Result<Option<(Head, usize)>, DecodeError> {
+    /// Decode a head from the front of `buf`: `Ok(None)` when more bytes are
+    /// needed (nothing is consumed), or the head, whose [`RawHead::len`] bytes
+    /// the caller consumes.
+    pub fn decode<'a>(&'a mut self, buf: &'a [u8]) -> Result<Option<RawHead<'a>>, DecodeError> {
+        if self.finished {
+            self.reset();
+        }
+        // The whole head is usually there at the first look: try the fast path,
+        // which tokenises it in one httparse pass and gives up (to the careful
+        // path below) on anything unusual, so both agree on every input.
+        let fresh = self.scanner.is_fresh();
+        let fast = if fresh { self.fast(buf) } else { None };
+        let end = match fast {
+            Some(end) => Some(end),
+            None => {
+                if fresh {
+                    // Whatever the fast path recorded is redone below.
+                    self.lines.reset();
+                }
+                self.slow(buf).inspect_err(|_| self.finished = true)?
+            }
+        };
+        let Some(end) = end else {
+            return Ok(None);
+        };
+        self.finished = true;
+        self.finish(buf, end).map(Some)
+    }
+
+    /// The careful path: scan, then check the lines completed so far.
+    fn slow(&mut self, buf: &[u8]) -> Result<Option<usize>, DecodeError> {
         // A request line is method, target and version: allow the target limit
         // plus room for a long method and the version before calling it 414.
         let max_line = self.limits.max_target_bytes.saturating_add(64);
@@ -182,12 +342,122 @@ impl HeadDecoder {
             }
             Ok(Some(layout)) => {
                 self.lines.check(buf, &progress, true, &self.limits)?;
-                let lines = std::mem::take(&mut self.lines);
-                let head = finish_head(lines, &self.limits)?;
-                Ok(Some((head, layout.end)))
+                Ok(Some(layout.end))
             }
         }
     }
+
+    /// The whole head in one go, when it is all there and well-formed. `None`
+    /// sends the caller to the careful path, which finds the same head or
+    /// the first error in line order.
+    fn fast(&mut self, buf: &[u8]) -> Option<usize> {
+        // Empty lines before the request line are the careful path's business.
+        if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
+            return None;
+        }
+        let mut slots = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); 32];
+        let mut req = httparse::Request::new(&mut []);
+        // httparse checks the method is a token, single spaces, a target of
+        // bytes above 0x20, HTTP/1.0 or HTTP/1.1, and the fields; anything
+        // else (other versions too) takes the careful path.
+        let end = match req.parse_with_uninit_headers(buf, &mut slots) {
+            Ok(httparse::Status::Complete(end)) => end,
+            _ => return None,
+        };
+        let (method, path, minor) = (req.method?, req.path?, req.version?);
+        if method == "PRI" || path.len() > self.limits.max_target_bytes {
+            return None;
+        }
+        // httparse lets bytes above 0x7E through in a target; we do not.
+        if !http_types::is_valid_target(path.as_bytes()) {
+            return None;
+        }
+        let method = Method::from_bytes(method.as_bytes()).ok()?;
+        let t0 = offset_in(buf, path.as_bytes())?;
+        if end > self.limits.max_head_bytes || req.headers.len() > self.limits.max_headers {
+            return None;
+        }
+        // httparse takes a bare LF as a line ending; strictly, every line must
+        // end in CRLF. (It refuses a CR that no LF follows.) The lines are the
+        // request line, one per field, and the empty line.
+        let strict = !self.allow_bare_lf;
+        let line_end = t0 + path.len() + " HTTP/1.1".len();
+        if strict && (!ends_in_crlf(buf.get(line_end..)?) || buf.get(end.wrapping_sub(2)) != Some(&b'\r')) {
+            return None;
+        }
+        self.lines.request_line = Some((
+            method,
+            (t0, t0 + path.len()),
+            Protocol { major: 1, minor },
+        ));
+        for h in req.headers.iter() {
+            let name_at = offset_in(buf, h.name.as_bytes())?;
+            let value_at = offset_in(buf, h.value)?;
+            if strict && !ends_in_crlf(&buf[value_at + h.value.len()..end]) {
+                return None;
+            }
+            let field = crate::fields::Field {
+                name: h.name,
+                value: h.value,
+                name_at,
+                value_at,
+            };
+            self.lines.field(field, 0, &self.limits).ok()?;
+        }
+        Some(end)
+    }
+
+    fn finish<'a>(&'a self, buf: &'a [u8], end: usize) -> Result<RawHead<'a>, DecodeError> {
+        let lines = &self.lines;
+        // The scanner only completes a head after its first line, which the
+        // checker has parsed by then.
+        let (method, target, protocol) = lines
+            .request_line
+            .clone()
+            .ok_or(DecodeError::BadRequestLine)?;
+        let summary = &lines.summary;
+        let version = protocol.version();
+        summary.check_so_far(version, &self.limits)?;
+        let framing = summary.transfer_framing(version)?.unwrap_or(Framing::Empty);
+        // A CONNECT request has no content (RFC 9110 section 9.3.6): whatever
+        // follows its head belongs to the tunnel.
+        let connect = method == Method::Connect;
+        let framing = if connect { Framing::Empty } else { framing };
+        let keep_alive = !summary.close && (version == HttpVersion::Http11 || summary.keep_alive);
+        let expect = match summary.expect {
+            _ if version == HttpVersion::Http10 => Expect::None,
+            None => Expect::None,
+            Some(true) => Expect::Continue,
+            Some(false) => Expect::Unsupported,
+        };
+        let upgrade = connect || (summary.upgrade && summary.connection_upgrade);
+        Ok(RawHead {
+            buf,
+            len: end,
+            fields: &lines.fields,
+            method,
+            target,
+            protocol,
+            framing,
+            keep_alive,
+            expect,
+            upgrade,
+        })
+    }
+}
+
+/// Whether what follows a field value (trailing whitespace, then the line
+/// ending) is whitespace and CRLF.
+#[inline]
+fn ends_in_crlf(after_value: &[u8]) -> bool {
+    if let [b'\r', b'\n', ..] = after_value {
+        return true;
+    }
+    let ws = after_value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(after_value.len());
+    after_value[ws..].starts_with(b"\r\n")
 }
 
 /// `HTTP/DIGIT.DIGIT`: major 1 is spoken, any other major is 505.
@@ -206,10 +476,11 @@ pub(crate) fn parse_version(v: &[u8]) -> Result<Protocol, DecodeError> {
     }
 }
 
+/// Method, target position within `line`, version.
 fn parse_request_line(
     line: &[u8],
     limits: &Limits,
-) -> Result<(Method, String, Protocol), DecodeError> {
+) -> Result<(Method, (usize, usize), Protocol), DecodeError> {
     let sp = line
         .iter()
         .position(|&b| b == b' ')
@@ -220,288 +491,20 @@ fn parse_request_line(
         b"PRI" => return Err(DecodeError::InvalidMethod),
         name => Method::from_bytes(name).map_err(|_| DecodeError::InvalidMethod)?,
     };
-    let rest = &line[sp + 1..];
-    let sp = rest
+    let start = sp + 1;
+    let len = line[start..]
         .iter()
         .position(|&b| b == b' ')
         .ok_or(DecodeError::BadRequestLine)?;
-    let target = &rest[..sp];
+    let target = &line[start..start + len];
     if target.len() > limits.max_target_bytes {
         return Err(DecodeError::TargetTooLong);
     }
     if !http_types::is_valid_target(target) {
         return Err(DecodeError::InvalidTarget);
     }
-    let protocol = parse_version(&rest[sp + 1..])?;
-    // Visible ASCII, checked just above.
-    let target = std::str::from_utf8(target).map_err(|_| DecodeError::InvalidTarget)?;
-    Ok((method, target.to_owned(), protocol))
-}
-
-fn map_field_error(e: httparse::Error) -> DecodeError {
-    match e {
-        httparse::Error::HeaderValue => DecodeError::InvalidHeaderValue,
-        httparse::Error::TooManyHeaders => DecodeError::TooManyHeaders,
-        httparse::Error::NewLine => DecodeError::BareCr,
-        _ => DecodeError::InvalidHeaderName,
-    }
-}
-
-fn field_slots_parse<'b>(
-    raw: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
-    f: &mut impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
-) -> Result<Result<(), DecodeError>, httparse::Error> {
-    match httparse::parse_headers(raw, slots)? {
-        httparse::Status::Complete((_, fields)) => {
-            Ok(fields.iter().try_for_each(|h| f(h.name, h.value)))
-        }
-        // The scanner found the empty line, so httparse cannot want more.
-        httparse::Status::Partial => Ok(Err(DecodeError::InvalidHeaderName)),
-    }
-}
-
-/// Tokenise `count` field lines (ending with the empty line), calling `f` on
-/// each field in order. When a line is malformed, the lines before it are
-/// still passed to `f` first, so errors come out in line order.
-fn for_each_field(
-    raw: &[u8],
-    count: usize,
-    mut f: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    const ON_STACK: usize = 32;
-    let mut stack = [httparse::EMPTY_HEADER; ON_STACK];
-    let mut heap;
-    let slots: &mut [httparse::Header<'_>] = if count <= ON_STACK {
-        &mut stack[..count]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; count];
-        &mut heap
-    };
-    match field_slots_parse(raw, slots, &mut f) {
-        Ok(result) => result,
-        Err(e) => {
-            // The slow path, taken only for a malformed head: one line at a time.
-            for line in raw.split_inclusive(|&b| b == b'\n') {
-                if line == b"\r\n" || line == b"\n" {
-                    break;
-                }
-                let line_buf = [line, b"\r\n"].concat();
-                let mut one = [httparse::EMPTY_HEADER; 1];
-                match field_slots_parse(&line_buf, &mut one, &mut f) {
-                    Ok(result) => result?,
-                    Err(e) => return Err(map_field_error(e)),
-                }
-            }
-            Err(map_field_error(e))
-        }
-    }
-}
-
-/// Tokenise `count` field lines (ending with the empty line) into [`Headers`],
-/// calling `inspect` on each field.
-pub(crate) fn tokenise_fields(
-    raw: &[u8],
-    count: usize,
-    trailer: bool,
-    mut inspect: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
-) -> Result<Headers, DecodeError> {
-    let mut headers = Headers::with_capacity(count, raw.len());
-    let result = for_each_field(raw, count, |name, value| {
-        inspect(name, value)?;
-        headers.append(name, value).map_err(|e| match e {
-            http_types::HeaderError::InvalidName(_) => DecodeError::InvalidHeaderName,
-            _ => DecodeError::InvalidHeaderValue,
-        })
-    });
-    match result {
-        Ok(()) => Ok(headers),
-        Err(DecodeError::TooManyHeaders) => Err(DecodeError::TooManyHeaders),
-        Err(_) if trailer => Err(DecodeError::InvalidTrailer),
-        Err(e) => Err(e),
-    }
-}
-
-/// Parse a trailer section (field lines, then an empty line).
-pub(crate) fn parse_trailers(raw: &[u8], count: usize) -> Result<Headers, DecodeError> {
-    tokenise_fields(raw, count, true, |_, _| Ok(()))
-}
-
-fn trim_ows(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
-}
-
-/// The elements of a comma-separated list, trimmed, empty ones skipped.
-pub(crate) fn list_elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|&b| b == b',')
-        .map(trim_ows)
-        .filter(|e| !e.is_empty())
-}
-
-/// `Content-Length` = 1*DIGIT, possibly as a list of identical values
-/// (RFC 9110 section 8.6).
-pub(crate) fn parse_content_length(value: &[u8], seen: Option<u64>) -> Result<u64, DecodeError> {
-    let mut result = seen;
-    for element in value.split(|&b| b == b',') {
-        let digits = trim_ows(element);
-        if digits.is_empty() || digits.len() > 19 {
-            return Err(DecodeError::InvalidContentLength);
-        }
-        let mut n: u64 = 0;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return Err(DecodeError::InvalidContentLength);
-            }
-            n = n * 10 + u64::from(d - b'0');
-        }
-        match result {
-            Some(prev) if prev != n => return Err(DecodeError::ConflictingContentLength),
-            _ => result = Some(n),
-        }
-    }
-    result.ok_or(DecodeError::InvalidContentLength)
-}
-
-/// What the framing-related fields of a head said.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FieldSummary {
-    pub content_length: Option<u64>,
-    pub transfer_encoding: bool,
-    pub chunked_count: u32,
-    pub chunked_last: bool,
-    pub other_coding: bool,
-    pub close: bool,
-    pub keep_alive: bool,
-    pub connection_upgrade: bool,
-    pub upgrade: bool,
-    pub expect: Option<bool>,
-}
-
-impl FieldSummary {
-    pub fn inspect(&mut self, name: &str, value: &[u8]) -> Result<(), DecodeError> {
-        let name = name.as_bytes();
-        match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                self.content_length = Some(parse_content_length(value, self.content_length)?);
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                self.transfer_encoding = true;
-                for coding in list_elements(value) {
-                    if coding.eq_ignore_ascii_case(b"chunked") {
-                        self.chunked_count += 1;
-                        self.chunked_last = true;
-                    } else {
-                        self.other_coding = true;
-                        self.chunked_last = false;
-                    }
-                }
-            }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for token in list_elements(value) {
-                    if token.eq_ignore_ascii_case(b"close") {
-                        self.close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        self.keep_alive = true;
-                    } else if token.eq_ignore_ascii_case(b"upgrade") {
-                        self.connection_upgrade = true;
-                    }
-                }
-            }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = true,
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                let is_continue = trim_ows(value).eq_ignore_ascii_case(b"100-continue");
-                self.expect = Some(self.expect.unwrap_or(true) && is_continue);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// The rules that can be checked before the head is complete: they hold
-    /// whatever lines follow.
-    pub fn check_so_far(&self, version: HttpVersion, limits: &Limits) -> Result<(), DecodeError> {
-        if self.transfer_encoding && version == HttpVersion::Http10 {
-            return Err(DecodeError::TransferEncodingOnHttp10);
-        }
-        if self.transfer_encoding && self.content_length.is_some() {
-            return Err(DecodeError::TransferEncodingWithContentLength);
-        }
-        if self
-            .content_length
-            .is_some_and(|n| n > limits.max_body_bytes)
-        {
-            return Err(DecodeError::BodyTooLarge);
-        }
-        Ok(())
-    }
-
-    /// The framing of a message with these fields, for the transfer-coding
-    /// rules every message shares (RFC 9112 sections 6.1 and 6.3).
-    pub fn transfer_framing(&self, version: HttpVersion) -> Result<Option<Framing>, DecodeError> {
-        if !self.transfer_encoding {
-            return Ok(self.content_length.map(Framing::Length));
-        }
-        if version == HttpVersion::Http10 {
-            return Err(DecodeError::TransferEncodingOnHttp10);
-        }
-        if self.content_length.is_some() {
-            return Err(DecodeError::TransferEncodingWithContentLength);
-        }
-        if !self.chunked_last || self.chunked_count != 1 {
-            return Err(DecodeError::TransferEncodingNotChunked);
-        }
-        if self.other_coding {
-            return Err(DecodeError::UnsupportedTransferCoding);
-        }
-        Ok(Some(Framing::Chunked))
-    }
-}
-
-fn finish_head(lines: LineChecker, limits: &Limits) -> Result<Head, DecodeError> {
-    let LineChecker {
-        request_line,
-        summary,
-        headers,
-        ..
-    } = lines;
-    // The scanner only completes a head after its first line, which the
-    // checker has parsed by then.
-    let (method, target, protocol) = request_line.ok_or(DecodeError::BadRequestLine)?;
-    let version = protocol.version();
-    summary.check_so_far(version, limits)?;
-    let framing = summary.transfer_framing(version)?.unwrap_or(Framing::Empty);
-    // A CONNECT request has no content (RFC 9110 section 9.3.6): whatever
-    // follows its head belongs to the tunnel.
-    let framing = if method == Method::Connect {
-        Framing::Empty
-    } else {
-        framing
-    };
-    let keep_alive = !summary.close && (version == HttpVersion::Http11 || summary.keep_alive);
-    let expect = match summary.expect {
-        _ if version == HttpVersion::Http10 => Expect::None,
-        None => Expect::None,
-        Some(true) => Expect::Continue,
-        Some(false) => Expect::Unsupported,
-    };
-    let upgrade = method == Method::Connect || (summary.upgrade && summary.connection_upgrade);
-    let mut request = Request::new(method, target).map_err(|_| DecodeError::InvalidTarget)?;
-    request.set_protocol(protocol);
-    request.set_headers(headers);
-    Ok(Head {
-        request,
-        framing,
-        keep_alive,
-        expect,
-        upgrade,
-        trailers: Headers::new(),
-    })
+    let protocol = parse_version(&line[start + len + 1..])?;
+    Ok((method, (start, start + len), protocol))
 }
 
 /// What [`RequestDecoder::decode`] found.
@@ -617,10 +620,11 @@ impl RequestDecoder {
                 State::Failed(e) => return Err(*e),
                 State::Closed => return Ok(Decoded::Closed),
                 State::Head => {
-                    let Some((head, len)) = self.head.decode(buf)? else {
+                    let Some(raw) = self.head.decode(buf)? else {
                         return Ok(Decoded::Partial { consumed: 0 });
                     };
-                    consumed = len;
+                    consumed = raw.len();
+                    let head = raw.to_head()?;
                     let body = BodyDecoder::new(head.framing, *self.head.limits());
                     if body.is_done() {
                         return Ok(self.finish(head, consumed));
@@ -667,5 +671,30 @@ impl RequestDecoder {
             State::Closed
         };
         Decoded::Message { head, consumed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dripped_head_checks_each_line_once() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..50 {
+            head.extend_from_slice(format!("X-{i}: value {i}\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let mut dec = HeadDecoder::new(Limits::default());
+        for end in 1..head.len() {
+            assert!(matches!(dec.decode(&head[..end]), Ok(None)), "{end}");
+        }
+        let raw = dec.decode(&head).expect("valid").expect("complete");
+        assert_eq!(raw.field_count(), 50);
+        assert_eq!(dec.lines.checks, 50);
+        // Whole, it takes the fast path: each field once more, no rescans.
+        let mut dec = HeadDecoder::new(Limits::default());
+        assert!(dec.decode(&head).expect("valid").is_some());
+        assert_eq!(dec.lines.checks, 50);
     }
 }

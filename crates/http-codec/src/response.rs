@@ -2,7 +2,8 @@
 
 use http_types::{Body, HttpCode, HttpVersion, Response};
 
-use crate::request::{parse_version, FieldSummary};
+use crate::fields::FieldSummary;
+use crate::request::parse_version;
 use crate::scan::HeadScanner;
 use crate::{BodyDecoder, DecodeError, Framing, Limits};
 
@@ -162,11 +163,11 @@ impl ResponseDecoder {
                     let line = &buf[layout.first_line_start..layout.first_line_end];
                     let (version, status) = parse_status_line(line)?;
                     let mut summary = FieldSummary::default();
-                    let headers = crate::request::tokenise_fields(
+                    let headers = crate::fields::tokenise_fields(
                         &buf[layout.fields_start..layout.end],
                         layout.field_lines,
                         false,
-                        |name, value| summary.inspect(name, value),
+                        |name, value| summary.inspect(name, value).map(|_| ()),
                     )?;
                     let framing = if head_request || status.forbids_body() {
                         Framing::Empty

@@ -88,6 +88,11 @@ impl HeadScanner {
         }
     }
 
+    /// Whether nothing of the current head has been scanned yet.
+    pub fn is_fresh(&self) -> bool {
+        self.scanned == 0 && self.first_line.is_none()
+    }
+
     /// Forget everything: the next call starts a new head at offset 0.
     pub fn reset(&mut self) {
         *self = HeadScanner::default();

@@ -35,7 +35,11 @@ pub struct InvalidTarget;
 
 /// Whether `target` may stand in a request line: non-empty, visible ASCII only.
 pub fn is_valid_target(target: &[u8]) -> bool {
-    !target.is_empty() && target.iter().all(|&b| (0x21..0x7f).contains(&b))
+    // A fold rather than `all` so the loop has no early exit and vectorises.
+    let ok = target
+        .iter()
+        .fold(true, |ok, &b| ok & (b > 0x20) & (b < 0x7f));
+    !target.is_empty() && ok
 }
 
 impl Request {

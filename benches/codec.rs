@@ -1,0 +1,200 @@
+//! Codec benchmarks. Each decoding input is also given to raw
+//! `httparse::Request::parse`, so the codec's cost is read as a ratio to the
+//! tokeniser it is built on.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use http_codec::{
+    encode_response, BodyDecoder, Decoded, EncodeOptions, Framing, HeadDecoder, Limits,
+    RequestDecoder,
+};
+use http_types::ResponseBuilder;
+
+/// A typical browser navigation request, 720 bytes.
+fn browser_get() -> Vec<u8> {
+    let mut r = b"GET /articles/2024/how-to-write-a-fast-http-server?ref=home&utm_source=feed HTTP/1.1\r\n\
+Host: www.example.com\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
+Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\
+Accept-Language: en-GB,en;q=0.7,fr;q=0.3\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Referer: https://www.example.com/\r\n\
+Connection: keep-alive\r\n\
+Cookie: session=8f14e45fceea167a5a36dedd4bea2543; theme=dark; consent=yes\r\n\
+Upgrade-Insecure-Requests: 1\r\n\
+Sec-Fetch-Dest: document\r\n\
+Sec-Fetch-Mode: navigate\r\n\
+Sec-Fetch-Site: same-origin\r\n\
+Sec-Fetch-User: ?1\r\n\
+Priority: u=0, i\r\n"
+        .to_vec();
+    // Pad with one more field to exactly 720 bytes, then end the head.
+    let pad = 720 - r.len() - "X-Pad: \r\n\r\n".len();
+    r.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(pad)).as_bytes());
+    assert_eq!(r.len(), 720);
+    r
+}
+
+fn short_get() -> Vec<u8> {
+    b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()
+}
+
+fn large_head() -> Vec<u8> {
+    let mut r = b"GET / HTTP/1.1\r\n".to_vec();
+    let mut i = 0;
+    while r.len() < 32 * 1024 - 600 {
+        r.extend_from_slice(format!("X-Field-{i:03}: {}\r\n", "v".repeat(480)).as_bytes());
+        i += 1;
+    }
+    let pad = 32 * 1024 - r.len() - "X-Pad: \r\n\r\n".len();
+    r.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(pad)).as_bytes());
+    assert_eq!(r.len(), 32 * 1024);
+    r
+}
+
+fn httparse_once(buf: &[u8]) -> usize {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn head_once(decoder: &mut HeadDecoder, buf: &[u8]) -> usize {
+    match decoder.decode(buf) {
+        Ok(Some(head)) => {
+            black_box(&head);
+            head.len()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn request_once(decoder: &mut RequestDecoder, buf: &[u8]) -> usize {
+    match decoder.decode(buf) {
+        Ok(Decoded::Message { head, consumed }) => {
+            black_box(&head);
+            consumed
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn heads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("head");
+    for (name, input) in [("browser_get_720b", browser_get()), ("short_get", short_get())] {
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_with_input(BenchmarkId::new("httparse", name), &input, |b, input| {
+            b.iter(|| httparse_once(black_box(input)))
+        });
+        // The full head decode: framing, limits and every RFC 9112 check, into
+        // a borrowed head (what the event loop needs).
+        group.bench_with_input(BenchmarkId::new("codec", name), &input, |b, input| {
+            let mut decoder = HeadDecoder::new(Limits::default());
+            b.iter(|| head_once(&mut decoder, black_box(input)))
+        });
+        // The same plus an owned `Request` (the allocations a handler's input costs).
+        group.bench_with_input(BenchmarkId::new("codec_owned", name), &input, |b, input| {
+            let mut decoder = RequestDecoder::default();
+            b.iter(|| request_once(&mut decoder, black_box(input)))
+        });
+    }
+    group.finish();
+}
+
+fn drip(c: &mut Criterion) {
+    let input = large_head();
+    let limits = Limits {
+        max_headers: 200,
+        ..Limits::default()
+    };
+    let mut group = c.benchmark_group("head_32k");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    group.bench_function("codec_whole", |b| {
+        let mut decoder = HeadDecoder::new(limits);
+        b.iter(|| decoder.decode(black_box(&input)).map(|h| h.map(|h| h.len())))
+    });
+    group.bench_function("codec_one_byte_at_a_time", |b| {
+        b.iter(|| {
+            let mut decoder = HeadDecoder::new(limits);
+            for end in 1..input.len() {
+                assert!(matches!(decoder.decode(&input[..end]), Ok(None)));
+            }
+            decoder.decode(black_box(&input)).map(|h| h.map(|h| h.len()))
+        })
+    });
+    group.bench_function("httparse_one_byte_at_a_time", |b| {
+        // What calling httparse on every arrival costs: it starts over each time.
+        b.iter(|| {
+            let mut slots = vec![httparse::EMPTY_HEADER; 200];
+            for end in 1..input.len() {
+                let mut req = httparse::Request::new(&mut slots);
+                assert!(matches!(req.parse(&input[..end]), Ok(httparse::Status::Partial)));
+            }
+            let mut req = httparse::Request::new(&mut slots);
+            req.parse(black_box(&input)).map(|s| s.is_complete())
+        })
+    });
+    group.finish();
+}
+
+fn chunked(c: &mut Criterion) {
+    // 64 KiB of payload in 4 KiB chunks, each with an extension.
+    let mut wire = Vec::new();
+    for i in 0..16u8 {
+        wire.extend_from_slice(b"1000;seq=x\r\n");
+        wire.extend(std::iter::repeat(b'a' + i).take(4096));
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let mut group = c.benchmark_group("chunked_64k");
+    group.throughput(Throughput::Bytes(64 * 1024));
+    group.bench_function("codec", |b| {
+        let mut out = Vec::with_capacity(64 * 1024);
+        b.iter(|| {
+            out.clear();
+            let mut dec = BodyDecoder::new(Framing::Chunked, Limits::default());
+            let p = dec.decode(black_box(&wire), &mut out);
+            assert!(matches!(p, Ok(p) if p.done));
+            out.len()
+        })
+    });
+    group.bench_function("memcpy_baseline", |b| {
+        let mut out = Vec::with_capacity(wire.len());
+        b.iter(|| {
+            out.clear();
+            out.extend_from_slice(black_box(&wire));
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let resp = ResponseBuilder::empty_200()
+        .body(&b"Hello, World!"[..])
+        .content_type("text/plain")
+        .build()
+        .expect("valid response");
+    let opts = EncodeOptions {
+        server: Some("mini-async-http"),
+        ..EncodeOptions::default()
+    };
+    let mut group = c.benchmark_group("encode");
+    group.bench_function("small_response", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            out.clear();
+            encode_response(black_box(&resp), &opts, &mut out);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, heads, drip, chunked, encode);
+criterion_main!(benches);

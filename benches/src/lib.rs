@@ -1,0 +1,1 @@
+//! Benchmarks live in `codec.rs`; run them with `cargo xtask bench`.

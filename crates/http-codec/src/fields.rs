@@ -1,0 +1,275 @@
+//! Header fields: tokenising with httparse (errors in line order), and what
+//! the framing-related fields say.
+
+use http_types::{Headers, HttpVersion};
+
+use crate::{DecodeError, Framing, Limits};
+
+pub(crate) fn header_error(e: http_types::HeaderError) -> DecodeError {
+    match e {
+        http_types::HeaderError::InvalidName(_) => DecodeError::InvalidHeaderName,
+        _ => DecodeError::InvalidHeaderValue,
+    }
+}
+
+fn map_field_error(e: httparse::Error) -> DecodeError {
+    match e {
+        httparse::Error::HeaderValue => DecodeError::InvalidHeaderValue,
+        httparse::Error::TooManyHeaders => DecodeError::TooManyHeaders,
+        httparse::Error::NewLine => DecodeError::BareCr,
+        _ => DecodeError::InvalidHeaderName,
+    }
+}
+
+/// A field as tokenised: name, value, and where each starts in the block.
+pub(crate) struct Field<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+    pub name_at: usize,
+    pub value_at: usize,
+}
+
+/// Where `inner` starts within `outer`, which holds it.
+pub(crate) fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let at = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    (at + inner.len() <= outer.len()).then_some(at)
+}
+
+fn field_slots_parse<'b>(
+    raw: &'b [u8],
+    base: usize,
+    slots: &mut [httparse::Header<'b>],
+    f: &mut impl FnMut(Field<'_>) -> Result<(), DecodeError>,
+) -> Result<Result<(), DecodeError>, httparse::Error> {
+    match httparse::parse_headers(raw, slots)? {
+        httparse::Status::Complete((_, fields)) => Ok(fields.iter().try_for_each(|h| {
+            let (Some(name_at), Some(value_at)) =
+                (offset_in(raw, h.name.as_bytes()), offset_in(raw, h.value))
+            else {
+                return Err(DecodeError::InvalidHeaderValue);
+            };
+            f(Field {
+                name: h.name,
+                value: h.value,
+                name_at: base + name_at,
+                value_at: base + value_at,
+            })
+        })),
+        // The scanner found the empty line, so httparse cannot want more.
+        httparse::Status::Partial => Ok(Err(DecodeError::InvalidHeaderName)),
+    }
+}
+
+/// Tokenise `count` field lines (ending with the empty line), calling `f` on
+/// each field in order. When a line is malformed, the lines before it are
+/// still passed to `f` first, so errors come out in line order.
+pub(crate) fn for_each_field(
+    raw: &[u8],
+    count: usize,
+    mut f: impl FnMut(Field<'_>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    const ON_STACK: usize = 32;
+    let mut stack = [httparse::EMPTY_HEADER; ON_STACK];
+    let mut heap;
+    let slots: &mut [httparse::Header<'_>] = if count <= ON_STACK {
+        &mut stack[..count]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; count];
+        &mut heap
+    };
+    match field_slots_parse(raw, 0, slots, &mut f) {
+        Ok(result) => result,
+        Err(e) => {
+            // The slow path, taken only for a malformed head: one line at a time.
+            for line in raw.split_inclusive(|&b| b == b'\n') {
+                if line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+                let base = offset_in(raw, line).unwrap_or(0);
+                let line_buf = [line, b"\r\n"].concat();
+                let mut one = [httparse::EMPTY_HEADER; 1];
+                match field_slots_parse(&line_buf, base, &mut one, &mut f) {
+                    Ok(result) => result?,
+                    Err(e) => return Err(map_field_error(e)),
+                }
+            }
+            Err(map_field_error(e))
+        }
+    }
+}
+
+/// Tokenise `count` field lines (ending with the empty line) into [`Headers`],
+/// calling `inspect` on each field.
+pub(crate) fn tokenise_fields(
+    raw: &[u8],
+    count: usize,
+    trailer: bool,
+    mut inspect: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
+) -> Result<Headers, DecodeError> {
+    let mut headers = Headers::with_capacity(count, raw.len());
+    let result = for_each_field(raw, count, |field| {
+        inspect(field.name, field.value)?;
+        headers
+            .append(field.name, field.value)
+            .map_err(header_error)
+    });
+    match result {
+        Ok(()) => Ok(headers),
+        Err(DecodeError::TooManyHeaders) => Err(DecodeError::TooManyHeaders),
+        Err(_) if trailer => Err(DecodeError::InvalidTrailer),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parse a trailer section (field lines, then an empty line).
+pub(crate) fn parse_trailers(raw: &[u8], count: usize) -> Result<Headers, DecodeError> {
+    tokenise_fields(raw, count, true, |_, _| Ok(()))
+}
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// The elements of a comma-separated list, trimmed, empty ones skipped.
+pub(crate) fn list_elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// `Content-Length` = 1*DIGIT, possibly as a list of identical values
+/// (RFC 9110 section 8.6).
+pub(crate) fn parse_content_length(value: &[u8], seen: Option<u64>) -> Result<u64, DecodeError> {
+    let mut result = seen;
+    for element in value.split(|&b| b == b',') {
+        let digits = trim_ows(element);
+        if digits.is_empty() || digits.len() > 19 {
+            return Err(DecodeError::InvalidContentLength);
+        }
+        let mut n: u64 = 0;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return Err(DecodeError::InvalidContentLength);
+            }
+            n = n * 10 + u64::from(d - b'0');
+        }
+        match result {
+            Some(prev) if prev != n => return Err(DecodeError::ConflictingContentLength),
+            _ => result = Some(n),
+        }
+    }
+    result.ok_or(DecodeError::InvalidContentLength)
+}
+
+/// What the framing-related fields of a head said.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldSummary {
+    pub content_length: Option<u64>,
+    pub transfer_encoding: bool,
+    pub chunked_count: u32,
+    pub chunked_last: bool,
+    pub other_coding: bool,
+    pub close: bool,
+    pub keep_alive: bool,
+    pub connection_upgrade: bool,
+    pub upgrade: bool,
+    pub expect: Option<bool>,
+}
+
+impl FieldSummary {
+    /// Note what a field says about framing and the connection. Returns
+    /// whether it touched framing (so [`check_so_far`](Self::check_so_far) is
+    /// worth calling).
+    #[inline]
+    pub fn inspect(&mut self, name: &str, value: &[u8]) -> Result<bool, DecodeError> {
+        let name = name.as_bytes();
+        // Every field this looks at starts with c, t, u or e: most fields
+        // are passed over on their first byte.
+        if !matches!(name.first(), Some(b'c' | b'C' | b't' | b'T' | b'u' | b'U' | b'e' | b'E')) {
+            return Ok(false);
+        }
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.content_length = Some(parse_content_length(value, self.content_length)?);
+                return Ok(true);
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_encoding = true;
+                for coding in list_elements(value) {
+                    if coding.eq_ignore_ascii_case(b"chunked") {
+                        self.chunked_count += 1;
+                        self.chunked_last = true;
+                    } else {
+                        self.other_coding = true;
+                        self.chunked_last = false;
+                    }
+                }
+                return Ok(true);
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in list_elements(value) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        self.close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        self.keep_alive = true;
+                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                        self.connection_upgrade = true;
+                    }
+                }
+            }
+            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = true,
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                let is_continue = trim_ows(value).eq_ignore_ascii_case(b"100-continue");
+                self.expect = Some(self.expect.unwrap_or(true) && is_continue);
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    /// The rules that can be checked before the head is complete: they hold
+    /// whatever lines follow.
+    pub fn check_so_far(&self, version: HttpVersion, limits: &Limits) -> Result<(), DecodeError> {
+        if self.transfer_encoding && version == HttpVersion::Http10 {
+            return Err(DecodeError::TransferEncodingOnHttp10);
+        }
+        if self.transfer_encoding && self.content_length.is_some() {
+            return Err(DecodeError::TransferEncodingWithContentLength);
+        }
+        if self
+            .content_length
+            .is_some_and(|n| n > limits.max_body_bytes)
+        {
+            return Err(DecodeError::BodyTooLarge);
+        }
+        Ok(())
+    }
+
+    /// The framing of a message with these fields, for the transfer-coding
+    /// rules every message shares (RFC 9112 sections 6.1 and 6.3).
+    pub fn transfer_framing(&self, version: HttpVersion) -> Result<Option<Framing>, DecodeError> {
+        if !self.transfer_encoding {
+            return Ok(self.content_length.map(Framing::Length));
+        }
+        if version == HttpVersion::Http10 {
+            return Err(DecodeError::TransferEncodingOnHttp10);
+        }
+        if self.content_length.is_some() {
+            return Err(DecodeError::TransferEncodingWithContentLength);
+        }
+        if !self.chunked_last || self.chunked_count != 1 {
+            return Err(DecodeError::TransferEncodingNotChunked);
+        }
+        if self.other_coding {
+            return Err(DecodeError::UnsupportedTransferCoding);
+        }
+        Ok(Some(Framing::Chunked))
+    }
+}
+
