@@ -14,7 +14,8 @@ use http_types::ResponseBuilder;
 
 /// A typical browser navigation request, 720 bytes.
 fn browser_get() -> Vec<u8> {
-    let mut r = b"GET /articles/2024/how-to-write-a-fast-http-server?ref=home&utm_source=feed HTTP/1.1\r\n\
+    let mut r =
+        b"GET /articles/2024/how-to-write-a-fast-http-server?ref=home&utm_source=feed HTTP/1.1\r\n\
 Host: www.example.com\r\n\
 User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
 Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\
@@ -29,7 +30,7 @@ Sec-Fetch-Mode: navigate\r\n\
 Sec-Fetch-Site: same-origin\r\n\
 Sec-Fetch-User: ?1\r\n\
 Priority: u=0, i\r\n"
-        .to_vec();
+            .to_vec();
     // Pad with one more field to exactly 720 bytes, then end the head.
     let pad = 720 - r.len() - "X-Pad: \r\n\r\n".len();
     r.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(pad)).as_bytes());
@@ -85,7 +86,10 @@ fn request_once(decoder: &mut RequestDecoder, buf: &[u8]) -> usize {
 
 fn heads(c: &mut Criterion) {
     let mut group = c.benchmark_group("head");
-    for (name, input) in [("browser_get_720b", browser_get()), ("short_get", short_get())] {
+    for (name, input) in [
+        ("browser_get_720b", browser_get()),
+        ("short_get", short_get()),
+    ] {
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(BenchmarkId::new("httparse", name), &input, |b, input| {
             b.iter(|| httparse_once(black_box(input)))
@@ -116,7 +120,11 @@ fn drip(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.bench_function("codec_whole", |b| {
         let mut decoder = HeadDecoder::new(limits);
-        b.iter(|| decoder.decode(black_box(&input)).map(|h| h.map(|h| h.len())))
+        b.iter(|| {
+            decoder
+                .decode(black_box(&input))
+                .map(|h| h.map(|h| h.len()))
+        })
     });
     group.bench_function("codec_one_byte_at_a_time", |b| {
         b.iter(|| {
@@ -124,7 +132,9 @@ fn drip(c: &mut Criterion) {
             for end in 1..input.len() {
                 assert!(matches!(decoder.decode(&input[..end]), Ok(None)));
             }
-            decoder.decode(black_box(&input)).map(|h| h.map(|h| h.len()))
+            decoder
+                .decode(black_box(&input))
+                .map(|h| h.map(|h| h.len()))
         })
     });
     group.bench_function("httparse_one_byte_at_a_time", |b| {
@@ -133,7 +143,10 @@ fn drip(c: &mut Criterion) {
             let mut slots = vec![httparse::EMPTY_HEADER; 200];
             for end in 1..input.len() {
                 let mut req = httparse::Request::new(&mut slots);
-                assert!(matches!(req.parse(&input[..end]), Ok(httparse::Status::Partial)));
+                assert!(matches!(
+                    req.parse(&input[..end]),
+                    Ok(httparse::Status::Partial)
+                ));
             }
             let mut req = httparse::Request::new(&mut slots);
             req.parse(black_box(&input)).map(|s| s.is_complete())

@@ -191,9 +191,16 @@ impl FieldSummary {
         let name = name.as_bytes();
         // Every field this looks at starts with c, t, u or e: most fields
         // are passed over on their first byte.
-        if !matches!(name.first(), Some(b'c' | b'C' | b't' | b'T' | b'u' | b'U' | b'e' | b'E')) {
-            return Ok(false);
+        match name.first() {
+            Some(b'c' | b'C' | b't' | b'T' | b'u' | b'U' | b'e' | b'E') => {
+                self.inspect_candidate(name, value)
+            }
+            _ => Ok(false),
         }
+    }
+
+    #[inline(never)]
+    fn inspect_candidate(&mut self, name: &[u8], value: &[u8]) -> Result<bool, DecodeError> {
         match name.len() {
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 self.content_length = Some(parse_content_length(value, self.content_length)?);
@@ -272,4 +279,3 @@ impl FieldSummary {
         Ok(Some(Framing::Chunked))
     }
 }
-

@@ -78,10 +78,10 @@ pub struct HeadDecoder {
 /// Where a field's name and value lie in the buffer.
 #[derive(Debug, Clone, Copy)]
 struct FieldSpan {
-    name_at: usize,
-    name_len: usize,
-    value_at: usize,
-    value_len: usize,
+    name_at: u32,
+    name_len: u32,
+    value_at: u32,
+    value_len: u32,
 }
 
 /// The lines of the head in progress that have been checked, and what they
@@ -118,7 +118,12 @@ impl LineChecker {
     }
 
     #[inline]
-    fn field(&mut self, field: crate::fields::Field<'_>, base: usize, limits: &Limits) -> Result<(), DecodeError> {
+    fn field(
+        &mut self,
+        field: crate::fields::Field<'_>,
+        base: usize,
+        limits: &Limits,
+    ) -> Result<(), DecodeError> {
         #[cfg(test)]
         {
             self.checks += 1;
@@ -126,11 +131,21 @@ impl LineChecker {
         if self.summary.inspect(field.name, field.value)? {
             self.summary.check_so_far(self.version(), limits)?;
         }
+        // Heads are far smaller than 4 GiB (`Limits::max_head_bytes`).
+        let span = |at: usize, len: usize| {
+            u32::try_from(at)
+                .ok()
+                .zip(u32::try_from(at + len).ok())
+                .map(|(at, _)| (at, len as u32))
+                .ok_or(DecodeError::HeadTooLarge)
+        };
+        let (name_at, name_len) = span(base + field.name_at, field.name.len())?;
+        let (value_at, value_len) = span(base + field.value_at, field.value.len())?;
         self.fields.push(FieldSpan {
-            name_at: base + field.name_at,
-            name_len: field.name.len(),
-            value_at: base + field.value_at,
-            value_len: field.value.len(),
+            name_at,
+            name_len,
+            value_at,
+            value_len,
         });
         Ok(())
     }
@@ -225,8 +240,9 @@ impl<'a> RawHead<'a> {
     pub fn fields(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
         let buf = self.buf;
         self.fields.iter().map(move |f| {
-            let name = &buf[f.name_at..f.name_at + f.name_len];
-            let value = &buf[f.value_at..f.value_at + f.value_len];
+            let (n, v) = (f.name_at as usize, f.value_at as usize);
+            let name = &buf[n..n + f.name_len as usize];
+            let value = &buf[v..v + f.value_len as usize];
             // Names are checked tokens, so ASCII.
             (std::str::from_utf8(name).unwrap_or_default(), value)
         })
@@ -234,13 +250,20 @@ impl<'a> RawHead<'a> {
 
     /// An owned [`Request`] (no body) with these fields.
     pub fn to_request(&self) -> Result<Request, DecodeError> {
-        let bytes: usize = self.fields.iter().map(|f| f.name_len + f.value_len).sum();
+        let bytes: usize = self
+            .fields
+            .iter()
+            .map(|f| (f.name_len + f.value_len) as usize)
+            .sum();
         let mut headers = Headers::with_capacity(self.fields.len(), bytes);
-        for (name, value) in self.fields() {
-            headers.append(name, value).map_err(header_error)?;
+        for f in self.fields {
+            let (n, v) = (f.name_at as usize, f.value_at as usize);
+            let name = &self.buf[n..n + f.name_len as usize];
+            let value = &self.buf[v..v + f.value_len as usize];
+            headers.append_bytes(name, value).map_err(header_error)?;
         }
-        let mut request =
-            Request::new(self.method.clone(), self.target()).map_err(|_| DecodeError::InvalidTarget)?;
+        let mut request = Request::new(self.method.clone(), self.target())
+            .map_err(|_| DecodeError::InvalidTarget)?;
         request.set_protocol(self.protocol);
         request.set_headers(headers);
         Ok(request)
@@ -382,14 +405,13 @@ impl HeadDecoder {
         // request line, one per field, and the empty line.
         let strict = !self.allow_bare_lf;
         let line_end = t0 + path.len() + " HTTP/1.1".len();
-        if strict && (!ends_in_crlf(buf.get(line_end..)?) || buf.get(end.wrapping_sub(2)) != Some(&b'\r')) {
+        if strict
+            && (!ends_in_crlf(buf.get(line_end..)?) || buf.get(end.wrapping_sub(2)) != Some(&b'\r'))
+        {
             return None;
         }
-        self.lines.request_line = Some((
-            method,
-            (t0, t0 + path.len()),
-            Protocol { major: 1, minor },
-        ));
+        self.lines.request_line =
+            Some((method, (t0, t0 + path.len()), Protocol { major: 1, minor }));
         for h in req.headers.iter() {
             let name_at = offset_in(buf, h.name.as_bytes())?;
             let value_at = offset_in(buf, h.value)?;

@@ -46,10 +46,25 @@ pub use response::{BuildError, Response, ResponseBuilder};
 pub use status::{HttpCode, InvalidStatusCode};
 pub use version::{HttpVersion, Protocol};
 
-/// Whether `b` is a `tchar` (RFC 9110 section 5.6.2): the bytes that make up
-/// method names and header names.
-pub const fn is_token_byte(b: u8) -> bool {
+const fn token_byte(b: u8) -> bool {
     matches!(b,
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' |
         b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+const TOKEN_TABLE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = token_byte(i as u8);
+        i += 1;
+    }
+    table
+};
+
+/// Whether `b` is a `tchar` (RFC 9110 section 5.6.2): the bytes that make up
+/// method names and header names.
+#[inline]
+pub const fn is_token_byte(b: u8) -> bool {
+    TOKEN_TABLE[b as usize]
 }
