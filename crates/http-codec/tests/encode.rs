@@ -19,7 +19,14 @@ fn response(code: u16, fields: &[(&str, &str)], body: &[u8]) -> Response {
 
 fn check(resp: &Response, opts: EncodeOptions, want: &str, framing: Framing) {
     let mut out = b"left alone|".to_vec();
-    let got = encode_response(resp, &EncodeOptions { date: false, ..opts }, &mut out);
+    let got = encode_response(
+        resp,
+        &EncodeOptions {
+            date: false,
+            ..opts
+        },
+        &mut out,
+    );
     assert_eq!(String::from_utf8_lossy(&out), format!("left alone|{want}"));
     assert_eq!(got, framing);
 }
@@ -35,25 +42,57 @@ fn framing_belongs_to_the_encoder() {
     );
     // A handler's own Content-Length or Transfer-Encoding cannot break framing.
     check(
-        &response(200, &[("content-length", "999"), ("Transfer-Encoding", "chunked")], b"hi"),
+        &response(
+            200,
+            &[("content-length", "999"), ("Transfer-Encoding", "chunked")],
+            b"hi",
+        ),
         plain,
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
         Framing::Length(2),
     );
-    check(&response(200, &[], b""), plain, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Framing::Length(0));
+    check(
+        &response(200, &[], b""),
+        plain,
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        Framing::Length(0),
+    );
     // No body, and no length, for 1xx, 204 and 304.
-    check(&response(204, &[], b"ignored"), plain, "HTTP/1.1 204 No Content\r\n\r\n", Framing::Empty);
-    check(&response(304, &[("ETag", "\"x\"")], b""), plain, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", Framing::Empty);
-    check(&response(101, &[("Upgrade", "websocket")], b""), plain, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", Framing::Empty);
+    check(
+        &response(204, &[], b"ignored"),
+        plain,
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        Framing::Empty,
+    );
+    check(
+        &response(304, &[("ETag", "\"x\"")], b""),
+        plain,
+        "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+        Framing::Empty,
+    );
+    check(
+        &response(101, &[("Upgrade", "websocket")], b""),
+        plain,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        Framing::Empty,
+    );
     // HEAD: the length a GET would get, no body.
     check(
         &response(200, &[], b"hello"),
-        EncodeOptions { head_request: true, ..plain },
+        EncodeOptions {
+            head_request: true,
+            ..plain
+        },
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
         Framing::Empty,
     );
     // An unregistered code has no reason phrase, but keeps the space.
-    check(&response(299, &[], b""), plain, "HTTP/1.1 299 \r\nContent-Length: 0\r\n\r\n", Framing::Length(0));
+    check(
+        &response(299, &[], b""),
+        plain,
+        "HTTP/1.1 299 \r\nContent-Length: 0\r\n\r\n",
+        Framing::Length(0),
+    );
 }
 
 #[test]
@@ -61,13 +100,20 @@ fn connection_server_and_date() {
     let plain = EncodeOptions::default();
     check(
         &response(200, &[("Connection", "keep-alive")], b""),
-        EncodeOptions { connection: ConnectionHeader::Close, ..plain },
+        EncodeOptions {
+            connection: ConnectionHeader::Close,
+            ..plain
+        },
         "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
         Framing::Length(0),
     );
     check(
         &response(200, &[], b""),
-        EncodeOptions { connection: ConnectionHeader::KeepAlive, server: Some("mini"), ..plain },
+        EncodeOptions {
+            connection: ConnectionHeader::KeepAlive,
+            server: Some("mini"),
+            ..plain
+        },
         "HTTP/1.1 200 OK\r\nServer: mini\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
         Framing::Length(0),
     );
@@ -81,7 +127,10 @@ fn connection_server_and_date() {
     let mut out = Vec::new();
     encode_response(&response(200, &[], b""), &plain, &mut out);
     let text = String::from_utf8(out).unwrap();
-    let date = text.lines().find_map(|l| l.strip_prefix("Date: ")).expect("a Date field");
+    let date = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .expect("a Date field");
     assert_eq!(date.len(), 29);
     assert!(date.ends_with(" GMT"));
 }
@@ -95,5 +144,9 @@ fn encoding_reuses_the_buffer() {
         out.clear();
         encode_response(&resp, &EncodeOptions::default(), &mut out);
     }
-    assert_eq!(out.as_ptr(), before, "no reallocation once the buffer is big enough");
+    assert_eq!(
+        out.as_ptr(),
+        before,
+        "no reallocation once the buffer is big enough"
+    );
 }
