@@ -92,15 +92,6 @@ enum Ext {
     AfterValue,
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
@@ -265,7 +256,7 @@ impl BodyDecoder {
     /// One byte of a chunk line, the CRLF after data, or the trailer section.
     fn step(&mut self, b: u8) -> Result<(), DecodeError> {
         self.state = match self.state {
-            State::ChunkSize { value, digits } => match (hex(b), b) {
+            State::ChunkSize { value, digits } => match (char::from(b).to_digit(16), b) {
                 (Some(d), _) => {
                     if digits >= 16 {
                         return Err(DecodeError::InvalidChunkSize);
