@@ -160,7 +160,7 @@ fn chunked(c: &mut Criterion) {
     let mut wire = Vec::new();
     for i in 0..16u8 {
         wire.extend_from_slice(b"1000;seq=x\r\n");
-        wire.extend(std::iter::repeat(b'a' + i).take(4096));
+        wire.extend(std::iter::repeat_n(b'a' + i, 4096));
         wire.extend_from_slice(b"\r\n");
     }
     wire.extend_from_slice(b"0\r\n\r\n");

@@ -1,0 +1,733 @@
+//! [`EventLoop`], [`Service`], [`Conn`].
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::remote::{Shared, GRACEFUL, IMMEDIATE, RUNNING};
+use crate::{Buffer, ConnId, Remote};
+
+const WAKER: Token = Token(usize::MAX);
+/// Listener `i` has token `LISTENER_BASE - i`.
+const LISTENER_BASE: usize = usize::MAX - 1;
+
+/// Settings of one event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Open connections at most; at the cap the loop stops accepting until one
+    /// closes.
+    pub max_connections: usize,
+    /// Size of a fresh input buffer, and of the buffers kept in the pool.
+    pub buffer_size: usize,
+    /// A connection's input never grows past this; reading pauses until the
+    /// service consumes some.
+    pub max_input: usize,
+    /// A connection whose pending output makes no progress for this long is
+    /// closed (a client that stopped reading).
+    pub write_timeout: Duration,
+    /// How many idle buffers the loop keeps for reuse.
+    pub pool_buffers: usize,
+    /// Capacity of the reused `Events`.
+    pub events: usize,
+    /// How long to stop accepting after the process runs out of file
+    /// descriptors (EMFILE/ENFILE), instead of spinning on the error.
+    pub accept_backoff: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_connections: 10_000,
+            buffer_size: 16 * 1024,
+            max_input: 80 * 1024,
+            write_timeout: Duration::from_secs(30),
+            pool_buffers: 256,
+            events: 1024,
+            accept_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What happened to a connection.
+#[derive(Debug)]
+pub enum Event<C> {
+    /// The connection was just accepted.
+    Opened,
+    /// New input arrived, or the peer closed its side ([`Conn::read_closed`]).
+    Readable,
+    /// Work handed to another thread came back through [`Remote::complete`].
+    Completion(C),
+    /// The deadline set with [`Conn::set_deadline`] passed.
+    Deadline,
+    /// All pending output was written.
+    Drained,
+    /// A graceful shutdown began: finish what is in flight and close.
+    Shutdown,
+}
+
+/// A protocol plugged into an [`EventLoop`].
+pub trait Service {
+    /// Per-connection protocol state.
+    type State;
+    /// What other threads send back through [`Remote`].
+    type Completion: Send + 'static;
+
+    /// A connection was accepted from `peer`: its initial state.
+    fn open(&mut self, peer: SocketAddr) -> Self::State;
+
+    /// Something happened on a connection.
+    fn event(&mut self, conn: &mut Conn<'_, Self::State>, event: Event<Self::Completion>);
+
+    /// The connection closed (either side, or an error); its state is given
+    /// back. Completions still on their way for it will be dropped.
+    fn closed(&mut self, _id: ConnId, _state: Self::State) {}
+
+    /// Called once per loop iteration, after all events, before the loop
+    /// blocks: the place to hand a batch of work to other threads.
+    fn end_of_batch(&mut self) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    No,
+    AfterFlush,
+    Now,
+}
+
+struct Entry<S> {
+    generation: u32,
+    stream: TcpStream,
+    peer: SocketAddr,
+    input: Buffer,
+    output: Vec<u8>,
+    written: usize,
+    state: S,
+    reading: bool,
+    read_closed: bool,
+    /// Whether WRITABLE is registered.
+    want_write: bool,
+    closing: Closing,
+    deadline: Option<Instant>,
+    write_deadline: Option<Instant>,
+    /// The deadline of this connection's live timer-heap entry.
+    queued: Option<Instant>,
+    /// Listed in `dirty` for flushing.
+    dirty: bool,
+}
+
+/// A connection, as a [`Service`] sees it during an event.
+pub struct Conn<'a, S> {
+    id: ConnId,
+    entry: &'a mut Entry<S>,
+    now: Instant,
+}
+
+impl<S> Conn<'_, S> {
+    /// This connection's address in the loop.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.entry.peer
+    }
+
+    /// The time the loop woke up for this batch of events.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The protocol state.
+    pub fn state(&mut self) -> &mut S {
+        &mut self.entry.state
+    }
+
+    /// State, unconsumed input and pending output at once.
+    pub fn parts(&mut self) -> (&mut S, &mut Buffer, &mut Vec<u8>) {
+        let e = &mut *self.entry;
+        (&mut e.state, &mut e.input, &mut e.output)
+    }
+
+    /// Unconsumed input.
+    pub fn input(&mut self) -> &mut Buffer {
+        &mut self.entry.input
+    }
+
+    /// Append output; it is written at the end of the batch, together with
+    /// anything else queued, in as few writes as the socket allows.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.entry.output
+    }
+
+    /// Queue `bytes` as output, taking the vector itself when nothing else
+    /// is pending (no copy).
+    pub fn send(&mut self, bytes: Vec<u8>) {
+        let e = &mut *self.entry;
+        if e.output.len() == e.written {
+            e.output = bytes;
+            e.written = 0;
+        } else {
+            e.output.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn pending_output(&self) -> usize {
+        self.entry.output.len() - self.entry.written
+    }
+
+    /// Pause (`false`) or resume reading. While paused, input stays in the
+    /// kernel's buffers and the peer is slowed by TCP flow control.
+    pub fn set_reading(&mut self, reading: bool) {
+        self.entry.reading = reading;
+    }
+
+    /// Whether reading is on.
+    pub fn is_reading(&self) -> bool {
+        self.entry.reading
+    }
+
+    /// Whether the peer has closed its side: no more input will come.
+    pub fn read_closed(&self) -> bool {
+        self.entry.read_closed
+    }
+
+    /// Close at once, dropping pending output.
+    pub fn close(&mut self) {
+        self.entry.closing = Closing::Now;
+    }
+
+    /// Close once pending output is written.
+    pub fn close_after_flush(&mut self) {
+        if self.entry.closing == Closing::No {
+            self.entry.closing = Closing::AfterFlush;
+        }
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closing(&self) -> bool {
+        self.entry.closing != Closing::No
+    }
+
+    /// Deliver [`Event::Deadline`] at `deadline` (`None`: never). Replaces any
+    /// earlier deadline.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.entry.deadline = deadline;
+    }
+}
+
+/// One event loop: a thread's worth of connections.
+pub struct EventLoop<S: Service> {
+    poll: Poll,
+    events: Events,
+    listeners: Vec<TcpListener>,
+    conns: Slab<Entry<S::State>>,
+    next_generation: u32,
+    shared: Arc<Shared<S::Completion>>,
+    service: S,
+    config: Config,
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    dirty: Vec<ConnId>,
+    to_read: Vec<ConnId>,
+    pool: Vec<Vec<u8>>,
+    completions: Vec<(ConnId, S::Completion)>,
+    /// Accepting stopped at the connection cap.
+    at_cap: bool,
+    /// Accepting stopped after EMFILE/ENFILE until then.
+    accept_resume: Option<Instant>,
+    /// Graceful shutdown in progress, until this deadline.
+    draining: Option<Instant>,
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12 on Linux.
+    matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
+}
+
+impl<S: Service> EventLoop<S> {
+    /// A loop serving `listeners` (non-blocking std listeners, as [`crate::bind`]
+    /// makes; several loops may share one through `try_clone`).
+    pub fn new(
+        service: S,
+        listeners: Vec<std::net::TcpListener>,
+        config: Config,
+    ) -> io::Result<(EventLoop<S>, Remote<S::Completion>)> {
+        let poll = Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let mut mio_listeners = Vec::with_capacity(listeners.len());
+        for (i, l) in listeners.into_iter().enumerate() {
+            l.set_nonblocking(true)?;
+            let mut l = TcpListener::from_std(l);
+            poll.registry()
+                .register(&mut l, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            mio_listeners.push(l);
+        }
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Vec::new()),
+            waker,
+            stop: std::sync::atomic::AtomicU8::new(RUNNING),
+            drain_deadline: Mutex::new(None),
+        });
+        let remote = Remote {
+            shared: Arc::clone(&shared),
+        };
+        let event_loop = EventLoop {
+            poll,
+            events: Events::with_capacity(config.events.max(16)),
+            listeners: mio_listeners,
+            conns: Slab::new(),
+            next_generation: 0,
+            shared,
+            service,
+            config,
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+            to_read: Vec::new(),
+            pool: Vec::new(),
+            completions: Vec::new(),
+            at_cap: false,
+            accept_resume: None,
+            draining: None,
+        };
+        Ok((event_loop, remote))
+    }
+
+    /// Run until shut down through [`Remote`]; returns the service.
+    pub fn run(mut self) -> io::Result<S> {
+        loop {
+            let now = Instant::now();
+            match self.shared.stop.load(Ordering::SeqCst) {
+                IMMEDIATE => break,
+                GRACEFUL if self.draining.is_none() => self.begin_drain(now),
+                _ => {}
+            }
+            if let Some(deadline) = self.draining {
+                if self.conns.is_empty() || now >= deadline {
+                    break;
+                }
+            }
+            let timeout = self.next_wakeup().map(|at| at.saturating_duration_since(now));
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            self.dispatch_events(now);
+            self.take_completions(now);
+            self.expire_timers(now);
+            if self.accept_resume.is_some_and(|at| at <= now) {
+                self.accept_resume = None;
+                self.accept_all(now);
+            }
+            self.service.end_of_batch();
+            self.flush_dirty(now);
+        }
+        let ids: Vec<ConnId> = self.live_ids();
+        for id in ids {
+            self.close(id);
+        }
+        Ok(self.service)
+    }
+
+    fn live_ids(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter_map(|(i, e)| ConnId::new(i, e.generation))
+            .collect()
+    }
+
+    fn next_wakeup(&self) -> Option<Instant> {
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        [timer, self.accept_resume, self.draining]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn begin_drain(&mut self, now: Instant) {
+        let deadline = self
+            .shared
+            .drain_deadline
+            .lock()
+            .map(|d| *d)
+            .unwrap_or_else(|p| *p.into_inner())
+            .unwrap_or(now);
+        self.draining = Some(deadline);
+        for mut l in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        for id in self.live_ids() {
+            self.with_conn(id, now, |s, c| s.event(c, Event::Shutdown));
+        }
+        self.service.end_of_batch();
+        self.flush_dirty(now);
+    }
+
+    fn dispatch_events(&mut self, now: Instant) {
+        let mut accept = false;
+        let mut ready: Vec<(ConnId, bool, bool)> = Vec::new();
+        for event in self.events.iter() {
+            let token = event.token();
+            if token == WAKER {
+                continue;
+            }
+            if token.0 <= LISTENER_BASE && token.0 > LISTENER_BASE - self.listeners.len() {
+                accept = true;
+                continue;
+            }
+            if let Some(id) = ConnId::from_token(token) {
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let writable = event.is_writable() || event.is_write_closed();
+                ready.push((id, readable, writable));
+            }
+        }
+        for (id, readable, writable) in ready {
+            if writable {
+                self.flush(id, now);
+            }
+            if readable {
+                self.read(id, now);
+            }
+        }
+        if accept {
+            self.accept_all(now);
+        }
+        // Connections that resumed reading during the batch: their readiness
+        // edge may have passed, so read now.
+        while let Some(id) = self.to_read.pop() {
+            self.read(id, now);
+        }
+    }
+
+    fn accept_all(&mut self, now: Instant) {
+        if self.draining.is_some() || self.accept_resume.is_some() {
+            return;
+        }
+        for i in 0..self.listeners.len() {
+            loop {
+                if self.conns.len() >= self.config.max_connections {
+                    self.at_cap = true;
+                    return;
+                }
+                match self.listeners[i].accept() {
+                    Ok((stream, peer)) => self.insert(stream, peer, now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if is_fd_exhaustion(&e) => {
+                        self.accept_resume = Some(now + self.config.accept_backoff);
+                        return;
+                    }
+                    // The peer gave up before we accepted (ECONNABORTED and
+                    // the like): on to the next one.
+                    Err(_) => continue,
+                }
+            }
+        }
+        self.at_cap = false;
+    }
+
+    fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        let _ = stream.set_nodelay(true);
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1) & crate::GENERATION_MASK;
+        let slot = self.conns.vacant_entry();
+        let Some(id) = ConnId::new(slot.key(), generation) else {
+            return;
+        };
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, id.token(), Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        let state = self.service.open(peer);
+        slot.insert(Entry {
+            generation: id.generation(),
+            stream,
+            peer,
+            input: Buffer::default(),
+            output: Vec::new(),
+            written: 0,
+            state,
+            reading: true,
+            read_closed: false,
+            want_write: false,
+            closing: Closing::No,
+            deadline: None,
+            write_deadline: None,
+            queued: None,
+            dirty: false,
+        });
+        self.with_conn(id, now, |s, c| s.event(c, Event::Opened));
+    }
+
+    /// Run `f` on a live connection, then settle what it asked for.
+    fn with_conn(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        f: impl FnOnce(&mut S, &mut Conn<'_, S::State>),
+    ) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        if entry.generation != id.generation() {
+            return;
+        }
+        let was_reading = entry.reading;
+        {
+            let mut conn = Conn { id, entry, now };
+            f(&mut self.service, &mut conn);
+        }
+        self.settle(id, was_reading);
+    }
+
+    fn settle(&mut self, id: ConnId, was_reading: bool) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        if entry.closing == Closing::Now {
+            self.close(id);
+            return;
+        }
+        let flush = entry.output.len() > entry.written || entry.closing == Closing::AfterFlush;
+        if flush && !entry.dirty {
+            entry.dirty = true;
+            self.dirty.push(id);
+        }
+        if entry.reading && !was_reading {
+            self.to_read.push(id);
+        }
+        let effective = match (entry.deadline, entry.write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = effective {
+            if entry.queued.is_none_or(|q| at < q) {
+                entry.queued = Some(at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+        if entry.input.is_empty() && entry.input.capacity() > 0 {
+            let storage = entry.input.take_storage();
+            self.recycle(storage);
+        }
+    }
+
+    fn recycle(&mut self, storage: Vec<u8>) {
+        if storage.len() == self.config.buffer_size && self.pool.len() < self.config.pool_buffers
+        {
+            self.pool.push(storage);
+        }
+    }
+
+    fn read(&mut self, id: ConnId, now: Instant) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        if entry.generation != id.generation() || !entry.reading || entry.read_closed {
+            return;
+        }
+        if entry.input.capacity() == 0 {
+            let storage = self
+                .pool
+                .pop()
+                .unwrap_or_else(|| vec![0; self.config.buffer_size]);
+            entry.input = Buffer::with_storage(storage);
+        }
+        let mut got = false;
+        loop {
+            let spare = entry.input.spare(self.config.max_input);
+            if spare.is_empty() {
+                // Full: the service has to consume before more is read.
+                break;
+            }
+            let room = spare.len();
+            match entry.stream.read(spare) {
+                Ok(0) => {
+                    entry.read_closed = true;
+                    got = true;
+                    break;
+                }
+                Ok(n) => {
+                    entry.input.filled(n);
+                    got = true;
+                    // A short read emptied the kernel's queue: another edge
+                    // will come with more data.
+                    if n < room {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(id);
+                    return;
+                }
+            }
+        }
+        if got {
+            self.with_conn(id, now, |s, c| s.event(c, Event::Readable));
+        } else {
+            self.settle(id, true);
+        }
+    }
+
+    fn flush(&mut self, id: ConnId, now: Instant) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        if entry.generation != id.generation() {
+            return;
+        }
+        let had_output = entry.output.len() > entry.written;
+        while entry.written < entry.output.len() {
+            match entry.stream.write(&entry.output[entry.written..]) {
+                Ok(0) => {
+                    self.close(id);
+                    return;
+                }
+                Ok(n) => {
+                    entry.written += n;
+                    entry.write_deadline = Some(now + self.config.write_timeout);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close(id);
+                    return;
+                }
+            }
+        }
+        let pending = entry.written < entry.output.len();
+        if pending {
+            if entry.write_deadline.is_none() {
+                entry.write_deadline = Some(now + self.config.write_timeout);
+            }
+        } else {
+            entry.output.clear();
+            entry.written = 0;
+            entry.write_deadline = None;
+            if entry.output.capacity() > 4 * self.config.buffer_size {
+                entry.output = Vec::new();
+            }
+        }
+        if pending != entry.want_write {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            entry.want_write = pending;
+            if self
+                .poll
+                .registry()
+                .reregister(&mut entry.stream, id.token(), interest)
+                .is_err()
+            {
+                self.close(id);
+                return;
+            }
+        }
+        if !pending && entry.closing == Closing::AfterFlush {
+            self.close(id);
+            return;
+        }
+        if had_output && !pending {
+            self.with_conn(id, now, |s, c| s.event(c, Event::Drained));
+        } else {
+            self.settle(id, true);
+        }
+    }
+
+    fn flush_dirty(&mut self, now: Instant) {
+        // Draining may queue more output (a parked response, say); go round
+        // until nothing new is queued.
+        while !self.dirty.is_empty() || !self.to_read.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            for &id in &dirty {
+                if let Some(e) = self.conns.get_mut(id.index()) {
+                    if e.generation == id.generation() {
+                        e.dirty = false;
+                    }
+                }
+            }
+            for id in dirty {
+                self.flush(id, now);
+            }
+            while let Some(id) = self.to_read.pop() {
+                self.read(id, now);
+            }
+            self.service.end_of_batch();
+        }
+    }
+
+    fn take_completions(&mut self, now: Instant) {
+        {
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::swap(&mut *queue, &mut self.completions);
+        }
+        let mut completions = std::mem::take(&mut self.completions);
+        for (id, c) in completions.drain(..) {
+            self.with_conn(id, now, |s, conn| s.event(conn, Event::Completion(c)));
+        }
+        self.completions = completions;
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.conns.get_mut(id.index()) else {
+                continue;
+            };
+            if entry.generation != id.generation() || entry.queued != Some(at) {
+                continue;
+            }
+            entry.queued = None;
+            if entry.write_deadline.is_some_and(|d| d <= now) {
+                // The peer stopped reading: give up on it.
+                self.close(id);
+                continue;
+            }
+            if entry.deadline.is_some_and(|d| d <= now) {
+                entry.deadline = None;
+                self.with_conn(id, now, |s, c| s.event(c, Event::Deadline));
+            } else {
+                self.settle(id, true);
+            }
+        }
+    }
+
+    fn close(&mut self, id: ConnId) {
+        let Some(entry) = self.conns.get(id.index()) else {
+            return;
+        };
+        if entry.generation != id.generation() {
+            return;
+        }
+        let mut entry = self.conns.remove(id.index());
+        let _ = self.poll.registry().deregister(&mut entry.stream);
+        let storage = entry.input.take_storage();
+        self.recycle(storage);
+        self.service.closed(id, entry.state);
+        if self.at_cap {
+            let now = Instant::now();
+            self.accept_all(now);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! [`Remote`]: the way other threads reach an event loop.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::ConnId;
+
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const GRACEFUL: u8 = 1;
+pub(crate) const IMMEDIATE: u8 = 2;
+
+pub(crate) struct Shared<C> {
+    pub queue: Mutex<Vec<(ConnId, C)>>,
+    pub waker: mio::Waker,
+    pub stop: AtomicU8,
+    pub drain_deadline: Mutex<Option<Instant>>,
+}
+
+/// A handle to an event loop, for other threads: it delivers completions and
+/// asks the loop to stop. Cheap to clone.
+///
+/// Completions go into one queue; the loop is woken only when the queue goes
+/// from empty to not empty, so a burst of completions costs one wake-up. The
+/// queue holds at most one entry per piece of work the loop handed out, which
+/// its owner bounds.
+pub struct Remote<C> {
+    pub(crate) shared: Arc<Shared<C>>,
+}
+
+impl<C> Clone for Remote<C> {
+    fn clone(&self) -> Self {
+        Remote {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<C> Remote<C> {
+    /// Deliver `completion` to connection `id`. It is dropped by the loop if
+    /// that connection has closed meanwhile.
+    pub fn complete(&self, id: ConnId, completion: C) {
+        self.complete_all(std::iter::once((id, completion)));
+    }
+
+    /// Deliver several completions with at most one wake-up.
+    pub fn complete_all(&self, completions: impl IntoIterator<Item = (ConnId, C)>) {
+        let was_empty = {
+            // A poisoned lock only means another producer panicked mid-push;
+            // the queue itself is still a valid Vec.
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let was_empty = queue.is_empty();
+            queue.extend(completions);
+            was_empty && !queue.is_empty()
+        };
+        if was_empty {
+            // If the loop is gone there is nobody to wake.
+            let _ = self.shared.waker.wake();
+        }
+    }
+
+    /// Stop accepting, let the service finish what is in flight, and stop once
+    /// every connection has closed or at `deadline`, whichever comes first.
+    pub fn shutdown_graceful(&self, deadline: Instant) {
+        *self
+            .shared
+            .drain_deadline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(deadline);
+        let _ = self.shared.stop.compare_exchange(
+            RUNNING,
+            GRACEFUL,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        let _ = self.shared.waker.wake();
+    }
+
+    /// Close every connection and stop now.
+    pub fn shutdown_now(&self) {
+        self.shared.stop.store(IMMEDIATE, Ordering::SeqCst);
+        let _ = self.shared.waker.wake();
+    }
+}
