@@ -71,6 +71,9 @@ pub enum Event<C> {
     Drained,
     /// A graceful shutdown began: finish what is in flight and close.
     Shutdown,
+    /// The service asked for this connection to be woken, from
+    /// [`Service::end_of_batch`].
+    Wake,
 }
 
 /// A protocol plugged into an [`EventLoop`].
@@ -90,9 +93,10 @@ pub trait Service {
     /// back. Completions still on their way for it will be dropped.
     fn closed(&mut self, _id: ConnId, _state: Self::State) {}
 
-    /// Called once per loop iteration, after all events, before the loop
-    /// blocks: the place to hand a batch of work to other threads.
-    fn end_of_batch(&mut self) {}
+    /// Called after each batch of events, before the loop blocks: the place
+    /// to hand a batch of work to other threads. Connections pushed onto
+    /// `wake` get [`Event::Wake`] (e.g. ones waiting for room in a queue).
+    fn end_of_batch(&mut self, _wake: &mut Vec<ConnId>) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +242,7 @@ pub struct EventLoop<S: Service> {
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     dirty: Vec<ConnId>,
     to_read: Vec<ConnId>,
+    to_wake: Vec<ConnId>,
     pool: Vec<Vec<u8>>,
     completions: Vec<(ConnId, S::Completion)>,
     /// Accepting stopped at the connection cap.
@@ -292,6 +297,7 @@ impl<S: Service> EventLoop<S> {
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             to_read: Vec::new(),
+            to_wake: Vec::new(),
             pool: Vec::new(),
             completions: Vec::new(),
             at_cap: false,
@@ -315,7 +321,9 @@ impl<S: Service> EventLoop<S> {
                     break;
                 }
             }
-            let timeout = self.next_wakeup().map(|at| at.saturating_duration_since(now));
+            let timeout = self
+                .next_wakeup()
+                .map(|at| at.saturating_duration_since(now));
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -329,7 +337,7 @@ impl<S: Service> EventLoop<S> {
                 self.accept_resume = None;
                 self.accept_all(now);
             }
-            self.service.end_of_batch();
+            self.end_of_batch(now);
             self.flush_dirty(now);
         }
         let ids: Vec<ConnId> = self.live_ids();
@@ -369,7 +377,7 @@ impl<S: Service> EventLoop<S> {
         for id in self.live_ids() {
             self.with_conn(id, now, |s, c| s.event(c, Event::Shutdown));
         }
-        self.service.end_of_batch();
+        self.end_of_batch(now);
         self.flush_dirty(now);
     }
 
@@ -527,8 +535,7 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn recycle(&mut self, storage: Vec<u8>) {
-        if storage.len() == self.config.buffer_size && self.pool.len() < self.config.pool_buffers
-        {
+        if storage.len() == self.config.buffer_size && self.pool.len() < self.config.pool_buffers {
             self.pool.push(storage);
         }
     }
@@ -670,7 +677,18 @@ impl<S: Service> EventLoop<S> {
             while let Some(id) = self.to_read.pop() {
                 self.read(id, now);
             }
-            self.service.end_of_batch();
+            self.end_of_batch(now);
+        }
+    }
+
+    fn end_of_batch(&mut self, now: Instant) {
+        let mut wake = std::mem::take(&mut self.to_wake);
+        self.service.end_of_batch(&mut wake);
+        for id in wake.drain(..) {
+            self.with_conn(id, now, |s, c| s.event(c, Event::Wake));
+        }
+        if self.to_wake.is_empty() {
+            self.to_wake = wake;
         }
     }
 

@@ -115,7 +115,12 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_never_collide_with_reserved_ones() {
-        for (i, g) in [(0, 0), (7, 1), (u32::MAX as usize, GENERATION_MASK), (12, u32::MAX)] {
+        for (i, g) in [
+            (0, 0),
+            (7, 1),
+            (u32::MAX as usize, GENERATION_MASK),
+            (12, u32::MAX),
+        ] {
             let id = ConnId::new(i, g).unwrap();
             assert_eq!(ConnId::from_token(id.token()), Some(id));
             assert_eq!(id.token().0 >> 63, 0);

@@ -1,0 +1,80 @@
+//! [`ServerConfig`]: every setting, with its default.
+
+use std::time::Duration;
+
+use http_codec::Limits;
+
+/// Default for [`ServerConfig::head_timeout`]: 10 seconds.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerConfig::idle_timeout`]: 60 seconds.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default for [`ServerConfig::write_timeout`]: 30 seconds.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`ServerConfig::max_connections`]: 10,000.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default for [`ServerConfig::max_pipelined`]: 32 requests in flight per
+/// connection.
+pub const DEFAULT_MAX_PIPELINED: usize = 32;
+/// Default for [`ServerConfig::queue_capacity`]: 1,024 requests waiting for a
+/// worker.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// Default for [`ServerConfig::max_output`]: 1 MiB of responses queued per
+/// connection before it stops taking new requests.
+pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
+
+/// How a server runs. Build one with [`ServerBuilder`](crate::ServerBuilder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Worker threads that run the handler. Default: the number of CPUs.
+    pub workers: usize,
+    /// Event-loop threads. Default: 1.
+    pub event_loops: usize,
+    /// Requests waiting for a worker, across the server. When the queue is
+    /// full, connections stop reading new requests until it drains.
+    pub queue_capacity: usize,
+    /// Open connections at most; at the cap, new ones wait in the kernel's
+    /// backlog until one closes.
+    pub max_connections: usize,
+    /// Requests in flight (dispatched, response not yet written) per
+    /// connection; beyond it, pipelined requests wait in the input buffer.
+    pub max_pipelined: usize,
+    /// Response bytes queued per connection before it stops taking new
+    /// requests (a client that sends but does not read).
+    pub max_output: usize,
+    /// Codec limits (head size, field count, target length, body size, ...).
+    pub limits: Limits,
+    /// Accept a bare LF as a head line ending (off: refused with 400).
+    pub allow_bare_lf: bool,
+    /// From the first byte of a request to the end of its head and body:
+    /// a slower request gets `408` and a close.
+    pub head_timeout: Duration,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// A connection whose queued output makes no progress for this long
+    /// (the client stopped reading) is closed.
+    pub write_timeout: Duration,
+    /// The `Server` header on every response.
+    pub server_name: &'static str,
+    /// `SO_REUSEPORT` on the listener.
+    pub reuse_port: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            workers: std::thread::available_parallelism().map_or(4, |n| n.get()),
+            event_loops: 1,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pipelined: DEFAULT_MAX_PIPELINED,
+            max_output: DEFAULT_MAX_OUTPUT,
+            limits: Limits::default(),
+            allow_bare_lf: false,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            server_name: "mini-async-http",
+            reuse_port: false,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The worker pool: threads that run the handler and encode its response.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Receiver;
+use http_codec::encode_response;
+use http_types::{HttpCode, Response};
+use reactor::Remote;
+
+use crate::service::{Done, Job, Shared};
+use crate::Handler;
+
+fn internal_error() -> Response {
+    http_types::ResponseBuilder::empty_500()
+        .body("500 Internal Server Error\n")
+        .content_type("text/plain; charset=utf-8")
+        .build()
+        .unwrap_or_else(|_| Response::new(HttpCode::INTERNAL_SERVER_ERROR))
+}
+
+/// Run one job: the handler (a panic becomes a 500), then the encoding,
+/// here rather than on the event loop.
+fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> Done {
+    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
+        .unwrap_or_else(|_| internal_error());
+    let asked_close = response.headers().get_all("connection").any(|v| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    });
+    let close = !job.keep_alive
+        || asked_close
+        || shared.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let body = response.body().len().unwrap_or(0) as usize;
+    let mut bytes = Vec::with_capacity(256 + body);
+    encode_response(
+        &response,
+        &shared.options(job.head_request, close, job.http10),
+        &mut bytes,
+    );
+    Done {
+        seq: job.seq,
+        bytes,
+        close,
+    }
+}
+
+pub(crate) fn spawn(
+    count: usize,
+    jobs: Receiver<Job>,
+    handler: Arc<dyn Handler>,
+    remotes: Arc<Vec<Remote<Done>>>,
+    shared: Arc<Shared>,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    (0..count)
+        .map(|i| {
+            let (jobs, handler, remotes, shared) = (
+                jobs.clone(),
+                Arc::clone(&handler),
+                Arc::clone(&remotes),
+                Arc::clone(&shared),
+            );
+            std::thread::Builder::new()
+                .name(format!("http-worker-{i}"))
+                .spawn(move || {
+                    // Ends when every event loop has dropped its sender.
+                    while let Ok(job) = jobs.recv() {
+                        let (conn, loop_index) = (job.conn, job.loop_index);
+                        let done = run(job, &*handler, &shared);
+                        if let Some(remote) = remotes.get(loop_index) {
+                            remote.complete(conn, done);
+                        }
+                    }
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,406 @@
+//! The HTTP state machine of one connection, plugged into the reactor.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Sender, TrySendError};
+use http_codec::{
+    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
+};
+use http_types::{HttpCode, HttpVersion, Method, Request, Response};
+use reactor::{Conn, ConnId, Event, Service};
+
+use crate::ServerConfig;
+
+/// A request on its way to a worker.
+pub(crate) struct Job {
+    pub loop_index: usize,
+    pub conn: ConnId,
+    pub seq: u64,
+    pub request: Request,
+    pub head_request: bool,
+    pub keep_alive: bool,
+    pub http10: bool,
+}
+
+/// A response on its way back, encoded.
+pub(crate) struct Done {
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+    pub close: bool,
+}
+
+/// What every loop and worker of a server shares.
+pub(crate) struct Shared {
+    pub config: ServerConfig,
+    /// Set when a graceful shutdown begins: responses encoded from then on
+    /// carry `Connection: close`.
+    pub draining: AtomicBool,
+}
+
+impl Shared {
+    /// Encoding options for a response to a request with these properties.
+    pub fn options(&self, head_request: bool, close: bool, http10: bool) -> EncodeOptions {
+        EncodeOptions {
+            head_request,
+            connection: match (close, http10) {
+                (true, _) => ConnectionHeader::Close,
+                (false, true) => ConnectionHeader::KeepAlive,
+                (false, false) => ConnectionHeader::Omit,
+            },
+            date: true,
+            server: Some(self.config.server_name),
+            chunked: !http10,
+        }
+    }
+}
+
+/// Per-connection HTTP state.
+pub(crate) struct HttpConn {
+    decoder: RequestDecoder,
+    peer: SocketAddr,
+    /// Sequence number of the next request decoded.
+    next_seq: u64,
+    /// Sequence number of the next response to write.
+    next_out: u64,
+    /// Responses that finished before an earlier one.
+    parked: BTreeMap<u64, Done>,
+    /// Requests decoded whose responses are not yet written.
+    in_flight: usize,
+    /// The connection ends after this response.
+    last_seq: Option<u64>,
+    /// No more requests are read from this connection.
+    done_reading: bool,
+    continue_sent: bool,
+    /// A job the worker queue had no room for.
+    stalled: Option<Job>,
+    /// When the first byte of the request being read arrived.
+    request_started: Option<Instant>,
+}
+
+pub(crate) struct HttpService {
+    pub loop_index: usize,
+    pub shared: Arc<Shared>,
+    pub jobs: Sender<Job>,
+    /// Connections holding a stalled job, oldest first.
+    pub stalled: VecDeque<ConnId>,
+}
+
+/// Whether `host` is a valid `Host` value: `uri-host [":" port]`
+/// (RFC 9112 section 3.2, RFC 3986 section 3.2.2), possibly empty.
+fn valid_host(host: &[u8]) -> bool {
+    host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
+/// The status a request gets without reaching the handler, if any.
+fn refusal(head: &Head) -> Option<HttpCode> {
+    let req = &head.request;
+    if req.version() == HttpVersion::Http11 {
+        let mut hosts = req.headers().get_all("host");
+        match (hosts.next(), hosts.next()) {
+            (Some(host), None) if valid_host(host.as_bytes()) => {}
+            // Missing, repeated or malformed (RFC 9112 section 3.2).
+            _ => return Some(HttpCode::BAD_REQUEST),
+        }
+    }
+    if head.expect == Expect::Unsupported {
+        return Some(HttpCode::EXPECTATION_FAILED);
+    }
+    if *req.method() == Method::Connect {
+        // A 2xx would turn the connection into a tunnel (RFC 9110 section
+        // 9.3.6), which the handler API cannot take over.
+        return Some(HttpCode::NOT_IMPLEMENTED);
+    }
+    None
+}
+
+impl HttpService {
+    fn local_response(&self, conn: &mut Conn<'_, HttpConn>, status: HttpCode, head_request: bool) {
+        let st = conn.state();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.in_flight += 1;
+        st.done_reading = true;
+        st.last_seq = Some(seq);
+        let resp = http_types::ResponseBuilder::new()
+            .status(status)
+            .body(format!("{status}\n"))
+            .content_type("text/plain; charset=utf-8")
+            .build()
+            .unwrap_or_else(|_| Response::new(status));
+        let mut bytes = Vec::with_capacity(192);
+        encode_response(
+            &resp,
+            &self.shared.options(head_request, true, false),
+            &mut bytes,
+        );
+        self.complete(
+            conn,
+            Done {
+                seq,
+                bytes,
+                close: true,
+            },
+        );
+    }
+
+    /// Hand a job to the workers, or keep it for later if their queue is full.
+    fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                conn.state().stalled = Some(job);
+                self.stalled.push_back(conn.id());
+            }
+            // The workers are gone: the server is stopping.
+            Err(TrySendError::Disconnected(_)) => conn.close(),
+        }
+    }
+
+    /// Write a finished response if it is next, else park it.
+    fn complete(&self, conn: &mut Conn<'_, HttpConn>, done: Done) {
+        let st = conn.state();
+        if done.seq != st.next_out {
+            st.parked.insert(done.seq, done);
+            return;
+        }
+        let mut next = Some(done);
+        while let Some(done) = next {
+            let st = conn.state();
+            st.next_out += 1;
+            st.in_flight = st.in_flight.saturating_sub(1);
+            let last = done.close || st.last_seq == Some(done.seq);
+            if done.close {
+                st.done_reading = true;
+            }
+            conn.send(done.bytes);
+            if last {
+                conn.close_after_flush();
+                return;
+            }
+            let st = conn.state();
+            next = st.parked.remove(&st.next_out);
+        }
+    }
+
+    /// Decode and dispatch every request the connection may take now.
+    fn pump(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        let now = conn.now();
+        let (max_pipelined, max_output) = (
+            self.shared.config.max_pipelined,
+            self.shared.config.max_output,
+        );
+        loop {
+            if conn.is_closing() {
+                return;
+            }
+            let (st, input, _) = conn.parts();
+            if st.done_reading {
+                let n = input.len();
+                input.consume(n);
+                break;
+            }
+            if let Some(job) = st.stalled.take() {
+                self.dispatch(conn, job);
+                if conn.state().stalled.is_some() {
+                    return;
+                }
+                continue;
+            }
+            if st.in_flight >= max_pipelined || conn.pending_output() > max_output {
+                return;
+            }
+            let (st, input, output) = conn.parts();
+            let decoded = st.decoder.decode(input.bytes());
+            match decoded {
+                Ok(Decoded::Partial { consumed }) => {
+                    input.consume(consumed);
+                    if input.is_empty() && st.decoder.is_idle() {
+                        st.request_started = None;
+                    } else {
+                        st.request_started.get_or_insert(now);
+                    }
+                    let wants_continue = st
+                        .decoder
+                        .pending_head()
+                        .is_some_and(|h| h.expect == Expect::Continue);
+                    if wants_continue && !st.continue_sent && st.in_flight == 0 {
+                        output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        st.continue_sent = true;
+                    }
+                    break;
+                }
+                Ok(Decoded::Message { head, consumed }) => {
+                    input.consume(consumed);
+                    st.request_started = None;
+                    st.continue_sent = false;
+                    self.accept_request(conn, head);
+                }
+                Ok(Decoded::Closed) => {
+                    st.done_reading = true;
+                }
+                Err(e) => {
+                    let status = e.status();
+                    self.local_response(conn, status, false);
+                }
+            }
+        }
+        // A peer that has finished sending still gets the responses to what it
+        // sent; the connection closes after them.
+        if conn.read_closed() {
+            let st = conn.state();
+            st.done_reading = true;
+            if st.in_flight == 0 {
+                conn.close_after_flush();
+            } else if st.last_seq.is_none() {
+                st.last_seq = Some(st.next_seq - 1);
+            }
+        }
+    }
+
+    fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head) {
+        let head_request = *head.request.method() == Method::Head;
+        if let Some(status) = refusal(&head) {
+            self.local_response(conn, status, head_request);
+            return;
+        }
+        let draining = self.shared.draining.load(Ordering::Relaxed);
+        let keep_alive = head.keep_alive && !head.upgrade && !draining;
+        let http10 = head.request.version() == HttpVersion::Http10;
+        let peer = conn.state().peer;
+        let st = conn.state();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        st.in_flight += 1;
+        if !keep_alive {
+            st.last_seq = Some(seq);
+            st.done_reading = true;
+        }
+        let mut request = head.request;
+        request.set_peer_addr(Some(peer));
+        let job = Job {
+            loop_index: self.loop_index,
+            conn: conn.id(),
+            seq,
+            request,
+            head_request,
+            keep_alive,
+            http10,
+        };
+        self.dispatch(conn, job);
+    }
+
+    /// Choose the deadline the connection's state calls for.
+    fn arm(&self, conn: &mut Conn<'_, HttpConn>) {
+        if conn.is_closing() {
+            return;
+        }
+        let now = conn.now();
+        let config = &self.shared.config;
+        let (st, input, _) = conn.parts();
+        let deadline = if let Some(started) = st.request_started {
+            Some(started + config.head_timeout)
+        } else if st.in_flight == 0 && input.is_empty() && st.stalled.is_none() {
+            Some(now + config.idle_timeout)
+        } else {
+            // Waiting on the handler: no clock of ours runs.
+            None
+        };
+        conn.set_deadline(deadline);
+    }
+
+    fn deadline(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        if conn.state().request_started.is_some() {
+            // A request too slow to arrive: 408, after any earlier responses.
+            self.local_response(conn, HttpCode::REQUEST_TIMEOUT, false);
+        } else if conn.state().in_flight == 0 {
+            conn.close();
+        }
+    }
+}
+
+impl Service for HttpService {
+    type State = HttpConn;
+    type Completion = Done;
+
+    fn open(&mut self, peer: SocketAddr) -> HttpConn {
+        let config = &self.shared.config;
+        HttpConn {
+            decoder: RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf),
+            peer,
+            next_seq: 0,
+            next_out: 0,
+            parked: BTreeMap::new(),
+            in_flight: 0,
+            last_seq: None,
+            done_reading: false,
+            continue_sent: false,
+            stalled: None,
+            request_started: None,
+        }
+    }
+
+    fn event(&mut self, conn: &mut Conn<'_, HttpConn>, event: Event<Done>) {
+        match event {
+            Event::Opened => {}
+            Event::Readable | Event::Drained | Event::Wake => self.pump(conn),
+            Event::Completion(done) => {
+                self.complete(conn, done);
+                self.pump(conn);
+            }
+            Event::Deadline => self.deadline(conn),
+            Event::Shutdown => {
+                let st = conn.state();
+                st.done_reading = true;
+                if st.in_flight == 0 {
+                    conn.close_after_flush();
+                } else if st.last_seq.is_none() {
+                    st.last_seq = Some(st.next_seq - 1);
+                }
+            }
+        }
+        self.arm(conn);
+    }
+
+    fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
+        if self.stalled.is_empty() {
+            return;
+        }
+        let room = self
+            .jobs
+            .capacity()
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.jobs.len());
+        for _ in 0..room.min(self.stalled.len()) {
+            if let Some(id) = self.stalled.pop_front() {
+                wake.push(id);
+            }
+        }
+    }
+}

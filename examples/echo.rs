@@ -1,0 +1,124 @@
+//! Shows exactly what the server parsed.
+//!
+//! `GET /plaintext` answers `Hello, World!` as `text/plain` (TechEmpower's
+//! plaintext test). Every other request gets JSON:
+//! `{"method", "uri", "version", "headers": [[name, value], ...], "body": <base64>, "body_len"}`.
+//!
+//! ```text
+//! cargo run --release --example echo -- --addr 127.0.0.1:7878 --workers 4
+//! curl -s -d 'hi' 'localhost:7878/echo?x=1'
+//! ```
+
+use mini_async_http::{Request, Response, ResponseBuilder, ServerBuilder};
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn describe(req: &Request) -> String {
+    let mut out = String::with_capacity(256 + req.body().len() * 4 / 3);
+    out.push_str("{\"method\":");
+    json_string(&mut out, req.method().as_str());
+    out.push_str(",\"uri\":");
+    json_string(&mut out, req.target());
+    out.push_str(",\"version\":");
+    json_string(&mut out, &req.protocol().to_string());
+    out.push_str(",\"headers\":[");
+    for (i, (name, value)) in req.headers().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        json_string(&mut out, name);
+        out.push(',');
+        json_string(&mut out, &String::from_utf8_lossy(value.as_bytes()));
+        out.push(']');
+    }
+    out.push_str("],\"body\":");
+    json_string(&mut out, &base64(req.body()));
+    out.push_str(&format!(",\"body_len\":{}}}", req.body().len()));
+    out
+}
+
+fn handle(req: Request) -> Response {
+    let built = if req.path() == "/plaintext" {
+        ResponseBuilder::empty_200()
+            .body(&b"Hello, World!"[..])
+            .content_type("text/plain")
+            .build()
+    } else {
+        ResponseBuilder::empty_200()
+            .body(describe(&req))
+            .content_type("application/json")
+            .build()
+    };
+    built.unwrap_or_else(|_| Response::new(mini_async_http::HttpCode::INTERNAL_SERVER_ERROR))
+}
+
+fn main() {
+    let mut addr = "127.0.0.1:7878".to_owned();
+    let mut workers = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--addr", Some(a)) => addr = a,
+            ("--workers", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
+                workers = n.parse().unwrap_or(workers);
+            }
+            _ => {
+                eprintln!("usage: echo [--addr HOST:PORT] [--workers N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    match ServerBuilder::new()
+        .bind(addr)
+        .workers(workers)
+        .start(handle)
+    {
+        Ok(handle) => {
+            println!(
+                "echo listening on http://{} with {workers} workers",
+                handle.local_addr()
+            );
+            handle.wait();
+        }
+        Err(e) => {
+            eprintln!("echo: {e}");
+            std::process::exit(1);
+        }
+    }
+}
