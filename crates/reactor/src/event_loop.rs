@@ -383,7 +383,7 @@ impl<S: Service> EventLoop<S> {
 
     fn dispatch_events(&mut self, now: Instant) {
         let mut accept = false;
-        let mut ready: Vec<(ConnId, bool, bool)> = Vec::new();
+        let mut ready: Vec<(ConnId, bool, bool, bool)> = Vec::new();
         for event in self.events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -394,17 +394,18 @@ impl<S: Service> EventLoop<S> {
                 continue;
             }
             if let Some(id) = ConnId::from_token(token) {
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let hup = event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || hup;
                 let writable = event.is_writable() || event.is_write_closed();
-                ready.push((id, readable, writable));
+                ready.push((id, readable, writable, hup));
             }
         }
-        for (id, readable, writable) in ready {
+        for (id, readable, writable, hup) in ready {
             if writable {
                 self.flush(id, now);
             }
             if readable {
-                self.read(id, now);
+                self.read(id, now, hup);
             }
         }
         if accept {
@@ -413,7 +414,7 @@ impl<S: Service> EventLoop<S> {
         // Connections that resumed reading during the batch: their readiness
         // edge may have passed, so read now.
         while let Some(id) = self.to_read.pop() {
-            self.read(id, now);
+            self.read(id, now, true);
         }
     }
 
@@ -540,7 +541,10 @@ impl<S: Service> EventLoop<S> {
         }
     }
 
-    fn read(&mut self, id: ConnId, now: Instant) {
+    /// Read what the socket has. `thorough`: read to `WouldBlock` or the end
+    /// even after a short read, because an edge may have passed (the event
+    /// reported the peer's close, or reading was paused).
+    fn read(&mut self, id: ConnId, now: Instant, thorough: bool) {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
@@ -572,8 +576,9 @@ impl<S: Service> EventLoop<S> {
                     entry.input.filled(n);
                     got = true;
                     // A short read emptied the kernel's queue: another edge
-                    // will come with more data.
-                    if n < room {
+                    // will come with more data (or with the peer's FIN,
+                    // unless this event already reported it).
+                    if n < room && !thorough {
                         break;
                     }
                 }
@@ -675,7 +680,7 @@ impl<S: Service> EventLoop<S> {
                 self.flush(id, now);
             }
             while let Some(id) = self.to_read.pop() {
-                self.read(id, now);
+                self.read(id, now, true);
             }
             self.end_of_batch(now);
         }

@@ -1,0 +1,122 @@
+//! A small HTTP client on the codec, for the server's socket tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use http_codec::{ResponseDecoded, ResponseDecoder};
+use http_types::{Request, Response, ResponseBuilder};
+use server::{ServerBuilder, ServerHandle};
+
+/// Every wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn hello(_req: Request) -> Response {
+    ResponseBuilder::empty_200()
+        .body("hello")
+        .content_type("text/plain")
+        .build()
+        .unwrap()
+}
+
+/// Echo the path and the body: `"{path} {body}"`.
+pub fn echo(req: Request) -> Response {
+    let mut body = req.path().as_bytes().to_vec();
+    body.push(b' ');
+    body.extend_from_slice(req.body());
+    ResponseBuilder::empty_200().body(body).build().unwrap()
+}
+
+pub fn start(builder: ServerBuilder, handler: impl server::Handler) -> ServerHandle {
+    builder
+        .bind("127.0.0.1:0")
+        .workers(4)
+        .start(handler)
+        .expect("server starts")
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    decoder: ResponseDecoder,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            decoder: ResponseDecoder::default(),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// The next response, or `None` if the server closed first.
+    pub fn response_to(&mut self, head_request: bool) -> Option<Response> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match self
+                .decoder
+                .decode(&self.buf, head_request)
+                .expect("a valid response")
+            {
+                ResponseDecoded::Message {
+                    response, consumed, ..
+                } => {
+                    self.buf.drain(..consumed);
+                    return Some(response);
+                }
+                ResponseDecoded::Partial { consumed } => {
+                    self.buf.drain(..consumed);
+                }
+            }
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+                Err(e) => panic!("read: {e}"),
+            };
+            if n == 0 {
+                return self.decoder.finish().expect("clean end");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn response(&mut self) -> Response {
+        self.response_to(false).expect("a response")
+    }
+
+    /// Whether the server has closed the connection (and sent nothing more).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 64];
+        self.buf.is_empty()
+            && match self.stream.read(&mut b) {
+                Ok(0) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                Ok(_) => false,
+            }
+    }
+}
+
+pub fn body(r: &Response) -> String {
+    String::from_utf8_lossy(r.body().as_bytes().unwrap()).into_owned()
+}
+
+pub fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").into_bytes()
+}
+
+pub fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}

@@ -1,0 +1,320 @@
+//! The server over real sockets on 127.0.0.1, ports chosen by the system,
+//! every wait bounded.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{body, echo, get, hello, post, start, Client};
+use http_types::{Request, ResponseBuilder};
+use server::ServerBuilder;
+
+#[test]
+fn keep_alive_serves_many_requests() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    for i in 0..200 {
+        c.send(&post(&format!("/{i}"), "x"));
+        let r = c.response();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(body(&r), format!("/{i} x"));
+        assert!(r.headers().contains("date"));
+        assert_eq!(r.headers().get("server").unwrap(), "mini-async-http");
+    }
+    server.shutdown();
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    let wire: Vec<u8> = (0..100).flat_map(|i| get(&format!("/{i}"))).collect();
+    c.send(&wire);
+    for i in 0..100 {
+        assert_eq!(body(&c.response()), format!("/{i} "));
+    }
+    server.shutdown();
+}
+
+#[test]
+fn http10_with_and_without_keep_alive() {
+    let server = start(ServerBuilder::new(), hello);
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.headers().get("connection").unwrap(), "keep-alive");
+    c.send(b"GET / HTTP/1.0\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.headers().get("connection").unwrap(), "close");
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
+fn connection_close_wins_over_pipelined_requests() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    let mut wire = get("/1");
+    wire.extend_from_slice(b"GET /2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    wire.extend_from_slice(&get("/3"));
+    c.send(&wire);
+    assert_eq!(body(&c.response()), "/1 ");
+    let r = c.response();
+    assert_eq!(body(&r), "/2 ");
+    assert_eq!(r.headers().get("connection").unwrap(), "close");
+    assert!(c.closed(), "/3 must not be answered");
+    server.shutdown();
+}
+
+#[test]
+fn content_length_and_chunked_bodies() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post("/len", "0123456789"));
+    assert_eq!(body(&c.response()), "/len 0123456789");
+    c.send(b"POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nT: 1\r\n\r\n");
+    assert_eq!(body(&c.response()), "/chunked Wikipedia");
+    // A body split over many writes.
+    c.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nab");
+    c.send(b"cd");
+    c.send(b"ef");
+    assert_eq!(body(&c.response()), "/slow abcdef");
+    server.shutdown();
+}
+
+#[test]
+fn expect_continue() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"PUT /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(c.response().status().as_u16(), 100);
+    c.send(b"abc");
+    assert_eq!(body(&c.response()), "/up abc");
+    c.send(b"PUT /up HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(c.response().status().as_u16(), 417);
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
+fn head_gets_headers_only() {
+    let server = start(ServerBuilder::new(), hello);
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.response_to(true).unwrap();
+    assert_eq!(r.headers().get("content-length").unwrap(), "5");
+    assert_eq!(body(&r), "");
+    c.send(&get("/"));
+    assert_eq!(body(&c.response()), "hello");
+    server.shutdown();
+}
+
+#[test]
+fn refused_requests_close_the_connection() {
+    let limits = http_codec::Limits {
+        max_body_bytes: 1000,
+        max_target_bytes: 100,
+        max_head_bytes: 2000,
+        ..Default::default()
+    };
+    let server = start(ServerBuilder::new().limits(limits), echo);
+    let addr = server.local_addr();
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(200));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
+        "a".repeat(3000)
+    );
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n".to_vec(), 413),
+        (long_target.into_bytes(), 414),
+        (big_head.into_bytes(), 431),
+        (b"GET / HTTP/1.1\r\nHost : t\r\n\r\n".to_vec(), 400),
+        (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec(), 501),
+    ];
+    for (request, status) in cases {
+        let mut c = Client::connect(addr);
+        c.send(&request);
+        c.send(&get("/smuggled"));
+        let r = c.response();
+        assert_eq!(
+            r.status().as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&request)
+        );
+        assert_eq!(r.headers().get("connection").unwrap(), "close");
+        assert!(c.closed(), "nothing after a refused request is answered");
+    }
+    // HTTP/1.0 needs no Host.
+    let mut c = Client::connect(addr);
+    c.send(b"GET /old HTTP/1.0\r\n\r\n");
+    assert_eq!(c.response().status().as_u16(), 200);
+    server.shutdown();
+}
+
+#[test]
+fn a_dripped_head_is_cut_off_by_the_head_timeout() {
+    let server = start(
+        ServerBuilder::new().head_timeout(Duration::from_millis(400)),
+        hello,
+    );
+    let mut c = Client::connect(server.local_addr());
+    let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut sent = 0;
+    for &b in head.iter() {
+        // The peer may close mid-drip; stop sending then.
+        if std::io::Write::write_all(&mut c.stream, &[b]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(50));
+        if sent > 20 {
+            break;
+        }
+    }
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 408);
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
+fn an_idle_connection_is_closed() {
+    let server = start(
+        ServerBuilder::new().idle_timeout(Duration::from_millis(200)),
+        hello,
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&get("/"));
+    assert_eq!(body(&c.response()), "hello");
+    // Nothing more is sent: the server closes (the read returns EOF well
+    // within the client's own bounded wait).
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
+fn a_panicking_handler_costs_only_its_request() {
+    let server = start(ServerBuilder::new().workers(1), |req: Request| {
+        if req.path() == "/panic" {
+            panic!("handler bug");
+        }
+        hello(req)
+    });
+    let addr = server.local_addr();
+    for _ in 0..3 {
+        let mut c = Client::connect(addr);
+        c.send(&get("/panic"));
+        assert_eq!(c.response().status().as_u16(), 500);
+        let mut c = Client::connect(addr);
+        c.send(&get("/fine"));
+        assert_eq!(body(&c.response()), "hello");
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_late_response_never_reaches_the_next_connection_in_the_slot() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = Arc::new(Mutex::new(rx));
+    let server = start(ServerBuilder::new().workers(2), move |req: Request| {
+        if req.path() == "/slow" {
+            // Wait until the test says the client has gone (bounded).
+            let _ = rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
+            return ResponseBuilder::empty_200().body("SLOW").build().unwrap();
+        }
+        ResponseBuilder::empty_200().body("fast").build().unwrap()
+    });
+    let addr = server.local_addr();
+    for _ in 0..5 {
+        let mut a = Client::connect(addr);
+        a.send(&get("/slow"));
+        // Make sure the server has the request before A goes away.
+        std::thread::sleep(Duration::from_millis(50));
+        drop(a);
+        // B most likely takes A's slot once the server notices A is gone.
+        let mut b = Client::connect(addr);
+        b.send(&get("/first"));
+        assert_eq!(body(&b.response()), "fast");
+        tx.send(()).unwrap();
+        b.send(&get("/second"));
+        assert_eq!(body(&b.response()), "fast");
+        b.send(b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        assert_eq!(body(&b.response()), "fast");
+        assert!(b.closed(), "nothing else, and certainly not SLOW, arrives");
+    }
+    server.shutdown();
+}
+
+#[test]
+fn graceful_shutdown_lets_a_slow_request_finish() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&started);
+    let server = start(ServerBuilder::new(), move |_req: Request| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        ResponseBuilder::empty_200()
+            .body("finished")
+            .build()
+            .unwrap()
+    });
+    let addr = server.local_addr();
+    let mut c = Client::connect(addr);
+    c.send(&get("/slow"));
+    let mut idle = Client::connect(addr);
+    // Wait (bounded) until the handler runs, then shut down.
+    for _ in 0..1000 {
+        if started.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stopper = std::thread::spawn(move || server.shutdown_graceful(Duration::from_secs(5)));
+    let r = c.response();
+    assert_eq!(body(&r), "finished");
+    assert_eq!(r.headers().get("connection").unwrap(), "close");
+    assert!(c.closed());
+    assert!(idle.closed(), "idle connections are closed");
+    stopper.join().unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn two_thousand_concurrent_keep_alive_connections() {
+    let server = start(ServerBuilder::new().event_loops(2), echo);
+    let addr = server.local_addr();
+    let mut clients: Vec<Client> = (0..2000).map(|_| Client::connect(addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&get(&format!("/{i}")));
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(body(&c.response()), format!("/{i} "));
+    }
+    // And once more on the same connections.
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(&post(&format!("/{i}"), "again"));
+        assert_eq!(body(&c.response()), format!("/{i} again"));
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_half_closed_client_still_gets_its_response() {
+    let server = start(ServerBuilder::new(), echo);
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post("/half", "closed"));
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(body(&c.response()), "/half closed");
+    assert!(c.closed());
+    server.shutdown();
+}
