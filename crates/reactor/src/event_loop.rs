@@ -16,6 +16,8 @@ use crate::remote::{Shared, GRACEFUL, IMMEDIATE, RUNNING};
 use crate::{Buffer, ConnId, Remote};
 
 const WAKER: Token = Token(usize::MAX);
+/// Rounds of [`Service::end_of_batch`] wakes per batch, at most.
+const MAX_WAKE_ROUNDS: usize = 64;
 /// Listener `i` has token `LISTENER_BASE - i`.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
@@ -95,7 +97,8 @@ pub trait Service {
 
     /// Called after each batch of events, before the loop blocks: the place
     /// to hand a batch of work to other threads. Connections pushed onto
-    /// `wake` get [`Event::Wake`] (e.g. ones waiting for room in a queue).
+    /// `wake` get [`Event::Wake`] (e.g. ones waiting for room in a queue),
+    /// after which this is called again, until it pushes none (or a bound).
     fn end_of_batch(&mut self, _wake: &mut Vec<ConnId>) {}
 }
 
@@ -125,6 +128,8 @@ struct Entry<S> {
     queued: Option<Instant>,
     /// Listed in `dirty` for flushing.
     dirty: bool,
+    /// The last write hit `WouldBlock`: wait for WRITABLE before trying again.
+    blocked: bool,
 }
 
 /// A connection, as a [`Service`] sees it during an event.
@@ -478,6 +483,7 @@ impl<S: Service> EventLoop<S> {
             write_deadline: None,
             queued: None,
             dirty: false,
+            blocked: false,
         });
         self.with_conn(id, now, |s, c| s.event(c, Event::Opened));
     }
@@ -511,7 +517,8 @@ impl<S: Service> EventLoop<S> {
             self.close(id);
             return;
         }
-        let flush = entry.output.len() > entry.written || entry.closing == Closing::AfterFlush;
+        let pending = entry.output.len() > entry.written;
+        let flush = !entry.blocked && (pending || entry.closing == Closing::AfterFlush);
         if flush && !entry.dirty {
             entry.dirty = true;
             self.dirty.push(id);
@@ -605,6 +612,7 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         let had_output = entry.output.len() > entry.written;
+        entry.blocked = false;
         while entry.written < entry.output.len() {
             match entry.stream.write(&entry.output[entry.written..]) {
                 Ok(0) => {
@@ -615,7 +623,10 @@ impl<S: Service> EventLoop<S> {
                     entry.written += n;
                     entry.write_deadline = Some(now + self.config.write_timeout);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    entry.blocked = true;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.close(id);
@@ -686,13 +697,19 @@ impl<S: Service> EventLoop<S> {
         }
     }
 
+    /// Let the service hand out work and wake connections; again after each
+    /// round of wakes (they may free or need room), a bounded number of times.
     fn end_of_batch(&mut self, now: Instant) {
-        let mut wake = std::mem::take(&mut self.to_wake);
-        self.service.end_of_batch(&mut wake);
-        for id in wake.drain(..) {
-            self.with_conn(id, now, |s, c| s.event(c, Event::Wake));
-        }
-        if self.to_wake.is_empty() {
+        for _ in 0..MAX_WAKE_ROUNDS {
+            let mut wake = std::mem::take(&mut self.to_wake);
+            self.service.end_of_batch(&mut wake);
+            if wake.is_empty() {
+                self.to_wake = wake;
+                return;
+            }
+            for id in wake.drain(..) {
+                self.with_conn(id, now, |s, c| s.event(c, Event::Wake));
+            }
             self.to_wake = wake;
         }
     }

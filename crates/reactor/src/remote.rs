@@ -59,6 +59,12 @@ impl<C> Remote<C> {
         }
     }
 
+    /// Wake the loop with nothing to deliver: it runs
+    /// [`Service::end_of_batch`](crate::Service::end_of_batch) again.
+    pub fn wake(&self) {
+        let _ = self.shared.waker.wake();
+    }
+
     /// Stop accepting, let the service finish what is in flight, and stop once
     /// every connection has closed or at `deadline`, whichever comes first.
     pub fn shutdown_graceful(&self, deadline: Instant) {

@@ -1,6 +1,7 @@
 //! The worker pool: threads that run the handler and encode its response.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -29,9 +30,7 @@ fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> Done {
         v.split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
-    let close = !job.keep_alive
-        || asked_close
-        || shared.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let close = !job.keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
     let body = response.body().len().unwrap_or(0) as usize;
     let mut bytes = Vec::with_capacity(256 + body);
     encode_response(
@@ -66,6 +65,15 @@ pub(crate) fn spawn(
                 .spawn(move || {
                     // Ends when every event loop has dropped its sender.
                     while let Ok(job) = jobs.recv() {
+                        // Taking a job made room: wake loops that wait for it.
+                        if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
+                            let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);
+                            for (i, remote) in remotes.iter().enumerate() {
+                                if bits & (1 << i) != 0 {
+                                    remote.wake();
+                                }
+                            }
+                        }
                         let (conn, loop_index) = (job.conn, job.loop_index);
                         let done = run(job, &*handler, &shared);
                         if let Some(remote) = remotes.get(loop_index) {

@@ -132,6 +132,7 @@ impl ServerBuilder {
         let checks = [
             (c.workers == 0, "workers must be at least 1"),
             (c.event_loops == 0, "event_loops must be at least 1"),
+            (c.event_loops > 64, "event_loops must be at most 64"),
             (c.queue_capacity == 0, "queue_capacity must be at least 1"),
             (c.max_connections == 0, "max_connections must be at least 1"),
             (c.max_pipelined == 0, "max_pipelined must be at least 1"),
@@ -198,6 +199,7 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             config,
             draining: AtomicBool::new(false),
+            stalled_loops: std::sync::atomic::AtomicU64::new(0),
         });
         // Every loop listens on the same socket (a clone each): the kernel
         // wakes them all and whichever accepts first gets the connection.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,6 +39,9 @@ pub(crate) struct Shared {
     /// Set when a graceful shutdown begins: responses encoded from then on
     /// carry `Connection: close`.
     pub draining: AtomicBool,
+    /// Bit `i` set: loop `i` holds jobs the full queue refused, and wants a
+    /// wake-up when a worker makes room.
+    pub stalled_loops: AtomicU64,
 }
 
 impl Shared {
@@ -77,6 +80,8 @@ pub(crate) struct HttpConn {
     continue_sent: bool,
     /// A job the worker queue had no room for.
     stalled: Option<Job>,
+    /// Listed in `HttpService::stalled`, to be woken when there is room.
+    waiting: bool,
     /// When the first byte of the request being read arrived.
     request_started: Option<Instant>,
 }
@@ -172,11 +177,27 @@ impl HttpService {
 
     /// Hand a job to the workers, or keep it for later if their queue is full.
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
-        match self.jobs.try_send(job) {
+        let job = match self.jobs.try_send(job) {
+            Ok(()) => return,
+            Err(TrySendError::Full(job)) => {
+                // Ask the workers for a wake-up, then look again, so that room
+                // made between the two is not missed.
+                let bit = 1u64 << self.loop_index;
+                self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
+                self.jobs.try_send(job)
+            }
+            Err(e) => Err(e),
+        };
+        match job {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
-                conn.state().stalled = Some(job);
-                self.stalled.push_back(conn.id());
+                let id = conn.id();
+                let st = conn.state();
+                st.stalled = Some(job);
+                if !st.waiting {
+                    st.waiting = true;
+                    self.stalled.push_back(id);
+                }
             }
             // The workers are gone: the server is stopping.
             Err(TrySendError::Disconnected(_)) => conn.close(),
@@ -185,6 +206,10 @@ impl HttpService {
 
     /// Write a finished response if it is next, else park it.
     fn complete(&self, conn: &mut Conn<'_, HttpConn>, done: Done) {
+        if conn.is_closing() {
+            // An earlier response ended the connection; later ones are moot.
+            return;
+        }
         let st = conn.state();
         if done.seq != st.next_out {
             st.parked.insert(done.seq, done);
@@ -362,6 +387,7 @@ impl Service for HttpService {
             done_reading: false,
             continue_sent: false,
             stalled: None,
+            waiting: false,
             request_started: None,
         }
     }
@@ -369,7 +395,11 @@ impl Service for HttpService {
     fn event(&mut self, conn: &mut Conn<'_, HttpConn>, event: Event<Done>) {
         match event {
             Event::Opened => {}
-            Event::Readable | Event::Drained | Event::Wake => self.pump(conn),
+            Event::Readable | Event::Drained => self.pump(conn),
+            Event::Wake => {
+                conn.state().waiting = false;
+                self.pump(conn);
+            }
             Event::Completion(done) => {
                 self.complete(conn, done);
                 self.pump(conn);
@@ -388,10 +418,18 @@ impl Service for HttpService {
         self.arm(conn);
     }
 
+    /// Wake as many stalled connections as the queue has room for. The
+    /// reactor calls again after the wakes until none is asked for, so a wake
+    /// spent on a connection that no longer waits is made up.
     fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
         if self.stalled.is_empty() {
             return;
         }
+        // Ask for a wake-up before looking at the room, so that room made
+        // after the look still wakes this loop.
+        self.shared
+            .stalled_loops
+            .fetch_or(1u64 << self.loop_index, Ordering::SeqCst);
         let room = self
             .jobs
             .capacity()

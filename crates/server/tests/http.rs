@@ -318,3 +318,114 @@ fn a_half_closed_client_still_gets_its_response() {
     assert!(c.closed());
     server.shutdown();
 }
+
+#[test]
+fn a_full_worker_queue_holds_requests_back_without_losing_them() {
+    // One worker, room for one waiting job, two loops: most requests wait in
+    // their connections' buffers until the queue has room, and a loop whose
+    // connections wait is woken when a worker makes room.
+    let server = start(
+        ServerBuilder::new()
+            .workers(1)
+            .queue_capacity(1)
+            .event_loops(2),
+        |req: Request| {
+            std::thread::sleep(Duration::from_millis(2));
+            echo(req)
+        },
+    );
+    let addr = server.local_addr();
+    let mut clients: Vec<Client> = (0..20).map(|_| Client::connect(addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let wire: Vec<u8> = (0..5).flat_map(|j| get(&format!("/{i}/{j}"))).collect();
+        c.send(&wire);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        for j in 0..5 {
+            assert_eq!(body(&c.response()), format!("/{i}/{j} "));
+        }
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_client_that_stops_reading_is_closed() {
+    let big = vec![b'x'; 1 << 20];
+    let server = start(
+        ServerBuilder::new().write_timeout(Duration::from_millis(300)),
+        move |_req: Request| {
+            ResponseBuilder::empty_200()
+                .body(big.clone())
+                .build()
+                .unwrap()
+        },
+    );
+    // A small receive window, so the server's writes stall soon.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(&server.local_addr().into()).unwrap();
+    let mut c = Client::from_stream(socket.into());
+    let wire: Vec<u8> = (0..64).flat_map(|_| get("/big")).collect();
+    c.send(&wire);
+    // The behaviour under test: a client that stops reading for a while.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut c.stream, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => {
+                panic!("the server should have closed the connection: {e} after {total} bytes")
+            }
+        }
+    }
+    assert!(
+        total < 64 << 20,
+        "the server gave up before sending everything ({total} bytes)"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn start_errors_say_what_to_do() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = ServerBuilder::new().bind(addr).start(hello).unwrap_err();
+    assert!(matches!(err, server::ServerError::Bind { .. }), "{err}");
+    assert!(err.to_string().contains("pick another port"), "{err}");
+    let err = ServerBuilder::new()
+        .bind("nonsense")
+        .start(hello)
+        .unwrap_err();
+    assert!(err.to_string().contains("expected HOST:PORT"), "{err}");
+    let err = ServerBuilder::new()
+        .bind("127.0.0.1:0")
+        .workers(0)
+        .start(hello)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("workers must be at least 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_handler_can_ask_to_close() {
+    let server = start(ServerBuilder::new(), |_req: Request| {
+        ResponseBuilder::empty_200()
+            .header("Connection", "close")
+            .body("bye")
+            .build()
+            .unwrap()
+    });
+    let mut c = Client::connect(server.local_addr());
+    let wire: Vec<u8> = [get("/1"), get("/2")].concat();
+    c.send(&wire);
+    let r = c.response();
+    assert_eq!(body(&r), "bye");
+    assert_eq!(r.headers().get("connection").unwrap(), "close");
+    assert!(c.closed());
+    server.shutdown();
+}
