@@ -159,10 +159,13 @@ impl HeadScanner {
             }
         };
         self.scanned = resume;
-        if self.first_line.is_none() && buf.len() - self.line_start > max_first_line {
+        // Judge the limits on the bytes examined, not on a CR left pending at
+        // the very end: what follows it decides between a bare CR and a line
+        // ending, and must decide the same way however the bytes were split.
+        if self.first_line.is_none() && resume - self.line_start > max_first_line {
             return Err(first_line_error);
         }
-        if buf.len() >= limits.max_head_bytes {
+        if resume >= limits.max_head_bytes {
             return Err(DecodeError::HeadTooLarge);
         }
         Ok(None)

@@ -592,6 +592,53 @@ fn limits_map_to_their_status() {
 }
 
 #[test]
+fn a_cr_at_the_head_limit_is_judged_by_what_follows() {
+    // Found by the request_split fuzz target: a CR as the last byte the head
+    // limit allows must not be called "too large" before the next byte says
+    // whether it is a bare CR.
+    let limits = Limits {
+        max_head_bytes: 32,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(limits);
+    let head = b"GET / HTTP/1.1\r\nX: aaaaaaaaaaaa\r";
+    assert_eq!(head.len(), 32);
+    check_with(
+        make,
+        &[&head[..], b"Y: b\r\n\r\n"].concat(),
+        &[],
+        err(BareCr),
+    );
+    check_with(
+        make,
+        &[&head[..], b"\n\r\n"].concat(),
+        &[],
+        err(HeadTooLarge),
+    );
+    // The same on the request line, against the target limit (a request line
+    // may run to the target limit plus 64 bytes before it is refused).
+    let short = Limits {
+        max_target_bytes: 8,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(short);
+    let line = format!("GET /{}\r", "a".repeat(67));
+    assert_eq!(line.len(), 73);
+    check_with(
+        make,
+        format!("{line}X\r\n\r\n").as_bytes(),
+        &[],
+        err(BareCr),
+    );
+    check_with(
+        make,
+        format!("{line}\n\r\n").as_bytes(),
+        &[],
+        err(BadRequestLine),
+    );
+}
+
+#[test]
 fn errors_are_sticky() {
     let mut dec = RequestDecoder::default();
     assert_eq!(
