@@ -4,6 +4,9 @@
 //! plaintext test). Every other request gets JSON:
 //! `{"method", "uri", "version", "headers": [[name, value], ...], "body": <base64>, "body_len"}`.
 //!
+//! `--delay-ms N` makes every handler block for N milliseconds first, as a
+//! database call would (for load tests of the worker pool).
+//!
 //! ```text
 //! cargo run --release --example echo -- --addr 127.0.0.1:7878 --workers 4
 //! curl -s -d 'hi' 'localhost:7878/echo?x=1'
@@ -91,23 +94,31 @@ fn handle(req: Request) -> Response {
 fn main() {
     let mut addr = "127.0.0.1:7878".to_owned();
     let mut workers = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let mut delay = std::time::Duration::ZERO;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(a)) => addr = a,
-            ("--workers", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
-                workers = n.parse().unwrap_or(workers);
-            }
+        let value = args.next();
+        let number = value.as_deref().and_then(|v| v.parse::<u64>().ok());
+        match (arg.as_str(), value.as_deref(), number) {
+            ("--addr", Some(a), _) => addr = a.to_owned(),
+            ("--workers", _, Some(n)) if n > 0 => workers = n as usize,
+            ("--delay-ms", _, Some(ms)) => delay = std::time::Duration::from_millis(ms),
             _ => {
-                eprintln!("usage: echo [--addr HOST:PORT] [--workers N]");
+                eprintln!("usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N]");
                 std::process::exit(2);
             }
         }
     }
+    let handler = move |req: Request| {
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        handle(req)
+    };
     match ServerBuilder::new()
         .bind(addr)
         .workers(workers)
-        .start(handle)
+        .start(handler)
     {
         Ok(handle) => {
             println!(

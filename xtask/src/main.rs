@@ -6,10 +6,17 @@
 //!   the sanitizer flags cargo-fuzz needs. Starts from `fuzz/seeds/` and the
 //!   target's own `fuzz/corpus/<target>/`; crashes land in `fuzz/artifacts/`.
 //! - `cargo xtask fuzz-build`: build every fuzz target (what CI runs).
-//! - `cargo xtask bench [--full]`: the criterion codec benches, quick by default.
+//! - `cargo xtask bench [--full] [--smoke] [--rounds N] [--seconds N]`: the
+//!   criterion codec benches (quick by default), then load scenarios against
+//!   the release `echo` example under `wrk`, server and wrk pinned to
+//!   different cores, reporting requests per second and the server's CPU time
+//!   per request; a table on stdout, JSON under `target/bench/`. `--smoke` is
+//!   one short round of every scenario, to keep the harness working.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod load;
 
 const FUZZ_TARGETS: [&str; 3] = ["request_decoder", "request_split", "chunked_decoder"];
 
@@ -84,19 +91,61 @@ fn fuzz_build() -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
-    let full = match args {
-        [] => false,
-        [flag] if flag == "--full" => true,
-        _ => return Err("usage: cargo xtask bench [--full]".into()),
-    };
+    let mut full = false;
+    let mut smoke = false;
+    let mut rounds = None;
+    let mut seconds = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut number = |name: &str| -> Result<u64, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--full" => full = true,
+            "--smoke" => smoke = true,
+            "--rounds" => rounds = Some(number("--rounds")? as usize),
+            "--seconds" => seconds = Some(number("--seconds")?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: cargo xtask bench [--full] [--smoke] [--rounds N] [--seconds N]"
+                ))
+            }
+        }
+    }
+    if !load::which("wrk") {
+        return Err("wrk is missing: apt-get install wrk".into());
+    }
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root())
         .args(["bench", "-p", "benches", "--bench", "codec", "--"]);
-    if !full {
+    if smoke {
+        // Each benchmark once, as a test: the harness still runs.
+        cmd.arg("--test");
+    } else if !full {
         // Short warm-up and measurement: enough for ratios, minutes faster.
         cmd.args(["--warm-up-time", "1", "--measurement-time", "2"]);
     }
-    run(&mut cmd)
+    run(&mut cmd)?;
+    let opts = load::Options {
+        rounds: rounds.unwrap_or(if smoke {
+            1
+        } else if full {
+            5
+        } else {
+            3
+        }),
+        seconds: seconds.unwrap_or(if smoke {
+            1
+        } else if full {
+            10
+        } else {
+            5
+        }),
+        idle_connections: if smoke { 200 } else { 5000 },
+    };
+    load::run(&root(), &opts, &root().join("target/bench"))
 }
 
 fn main() -> ExitCode {

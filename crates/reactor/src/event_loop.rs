@@ -130,6 +130,9 @@ struct Entry<S> {
     dirty: bool,
     /// The last write hit `WouldBlock`: wait for WRITABLE before trying again.
     blocked: bool,
+    /// Reading stopped because the input buffer was full, not because the
+    /// socket was empty: read again once the service has made room.
+    full: bool,
 }
 
 /// A connection, as a [`Service`] sees it during an event.
@@ -484,6 +487,7 @@ impl<S: Service> EventLoop<S> {
             queued: None,
             dirty: false,
             blocked: false,
+            full: false,
         });
         self.with_conn(id, now, |s, c| s.event(c, Event::Opened));
     }
@@ -523,7 +527,11 @@ impl<S: Service> EventLoop<S> {
             entry.dirty = true;
             self.dirty.push(id);
         }
-        if entry.reading && !was_reading {
+        let room = entry.input.len() < self.config.max_input;
+        if (entry.reading && !was_reading) || (entry.full && room && entry.reading) {
+            // The readiness edge may have passed while reading was off or the
+            // buffer full: read now, to the end.
+            entry.full = false;
             self.to_read.push(id);
         }
         let effective = match (entry.deadline, entry.write_deadline) {
@@ -570,6 +578,7 @@ impl<S: Service> EventLoop<S> {
             let spare = entry.input.spare(self.config.max_input);
             if spare.is_empty() {
                 // Full: the service has to consume before more is read.
+                entry.full = true;
                 break;
             }
             let room = spare.len();

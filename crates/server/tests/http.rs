@@ -429,3 +429,27 @@ fn a_handler_can_ask_to_close() {
     assert!(c.closed());
     server.shutdown();
 }
+
+#[test]
+fn a_body_larger_than_the_input_buffer_in_one_write() {
+    // More bytes than the connection's input buffer holds, all at once: the
+    // loop must go back to the socket after the codec makes room.
+    let server = start(ServerBuilder::new(), |req: Request| {
+        ResponseBuilder::empty_200()
+            .body(req.body().len().to_string())
+            .build()
+            .unwrap()
+    });
+    let mut c = Client::connect(server.local_addr());
+    for size in [100_000usize, 1 << 20] {
+        let mut wire =
+            format!("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n").into_bytes();
+        wire.resize(wire.len() + size, b'b');
+        // And a pipelined request behind it, in the same write.
+        wire.extend_from_slice(&post("/next", "n"));
+        c.send(&wire);
+        assert_eq!(body(&c.response()), size.to_string());
+        assert_eq!(body(&c.response()), "1");
+    }
+    server.shutdown();
+}

@@ -1,0 +1,504 @@
+//! End-to-end load scenarios: the release `echo` example under `wrk`, with the
+//! server's CPU time per request read from `/proc`.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How a load run is set up.
+pub struct Options {
+    pub rounds: usize,
+    pub seconds: u64,
+    pub idle_connections: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `wrk` against the server.
+    Wrk {
+        connections: usize,
+        path: &'static str,
+        script: Option<&'static str>,
+        close: bool,
+    },
+    /// Open connections that each make one request, then measure memory.
+    Idle,
+}
+
+struct Scenario {
+    name: &'static str,
+    what: &'static str,
+    workers: usize,
+    delay_ms: u64,
+    kind: Kind,
+}
+
+const PIPELINE: &str = r#"
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format("GET", "/plaintext") end
+  req = table.concat(r)
+end
+request = function() return req end
+"#;
+
+const UPLOAD: &str = r#"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/octet-stream"
+wrk.body = string.rep("u", 1048576)
+"#;
+
+/// A 192 KiB body comes back base64-encoded: a 256 KiB response.
+const BIG_RESPONSE: &str = r#"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/octet-stream"
+wrk.body = string.rep("r", 196608)
+"#;
+
+fn scenarios() -> Vec<Scenario> {
+    let wrk = |connections, path, script, close| Kind::Wrk {
+        connections,
+        path,
+        script,
+        close,
+    };
+    vec![
+        Scenario {
+            name: "keepalive",
+            what: "keep-alive GET /plaintext, 64 connections",
+            workers: 2,
+            delay_ms: 0,
+            kind: wrk(64, "/plaintext", None, false),
+        },
+        Scenario {
+            name: "pipelined",
+            what: "16 pipelined GET /plaintext per write, 256 connections",
+            workers: 2,
+            delay_ms: 0,
+            kind: wrk(256, "/plaintext", Some(PIPELINE), false),
+        },
+        Scenario {
+            name: "close",
+            what: "one request per connection (Connection: close), 16 connections",
+            workers: 2,
+            delay_ms: 0,
+            kind: wrk(16, "/plaintext", None, true),
+        },
+        Scenario {
+            name: "upload",
+            what: "1 MiB POST, echoed as JSON, 16 connections",
+            workers: 2,
+            delay_ms: 0,
+            kind: wrk(16, "/upload", Some(UPLOAD), false),
+        },
+        Scenario {
+            name: "big-response",
+            what: "256 KiB response, 16 connections",
+            workers: 2,
+            delay_ms: 0,
+            kind: wrk(16, "/big", Some(BIG_RESPONSE), false),
+        },
+        Scenario {
+            name: "blocking",
+            what: "handler blocks 1 ms, 64 workers, 64 connections",
+            workers: 64,
+            delay_ms: 1,
+            kind: wrk(64, "/plaintext", None, false),
+        },
+        Scenario {
+            name: "idle",
+            what: "RSS growth per idle keep-alive connection",
+            workers: 2,
+            delay_ms: 0,
+            kind: Kind::Idle,
+        },
+    ]
+}
+
+/// One measured run.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    pub requests: u64,
+    pub seconds: f64,
+    pub server_cpu: f64,
+    pub wrk_cpu: f64,
+    pub errors: u64,
+    pub idle_bytes_per_conn: Option<f64>,
+}
+
+impl Sample {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds.max(1e-9)
+    }
+    fn cpu_us_per_request(&self) -> f64 {
+        self.server_cpu * 1e6 / (self.requests.max(1) as f64)
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks)
+}
+
+fn rss_bytes(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `taskset -c <core>` when there are cores to separate, else nothing.
+fn pinned(core: usize, program: &Path) -> Command {
+    if cores() >= 2 && which("taskset") {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(core.to_string()).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn which(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(binary: &Path, s: &Scenario) -> Result<Server, String> {
+    let mut child = pinned(0, binary)
+        .args(["--addr", "127.0.0.1:0", "--workers", &s.workers.to_string()])
+        .args(["--delay-ms", &s.delay_ms.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| format!("server output: {e}"))?;
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("server did not say where it listens: {line:?}"))?;
+    Ok(Server { child, addr })
+}
+
+fn run_wrk(
+    server: &Server,
+    kind: Kind,
+    seconds: u64,
+    scripts: &Path,
+    ticks: f64,
+) -> Result<Sample, String> {
+    let Kind::Wrk {
+        connections,
+        path,
+        script,
+        close,
+    } = kind
+    else {
+        return Err("not a wrk scenario".into());
+    };
+    let wrk = which_path("wrk").ok_or("wrk is missing")?;
+    let mut cmd = pinned(1, &wrk);
+    cmd.args(["-t1", "-c", &connections.to_string(), "-d"])
+        .arg(format!("{seconds}s"))
+        .arg("--latency");
+    if close {
+        cmd.args(["-H", "Connection: close"]);
+    }
+    if let Some(body) = script {
+        let file = scripts.join(format!("{:x}.lua", fxhash(body)));
+        std::fs::write(&file, body).map_err(|e| format!("{}: {e}", file.display()))?;
+        cmd.arg("-s").arg(file);
+    }
+    cmd.arg(format!("http://{}{path}", server.addr));
+    let pid = server.child.id();
+    let cpu0 = cpu_seconds(pid, ticks).ok_or("cannot read the server's /proc/PID/stat")?;
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("wrk: {e}"))?;
+    // Sample wrk's own CPU until it ends (its /proc entry goes with it).
+    let wrk_pid = child.id();
+    let mut wrk_cpu = 0.0;
+    loop {
+        if let Some(c) = cpu_seconds(wrk_pid, ticks) {
+            wrk_cpu = c;
+        }
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds(pid, ticks).ok_or("the server died during the run")?;
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .ok_or("no wrk output")?
+        .read_to_string(&mut out)
+        .map_err(|e| e.to_string())?;
+    let requests = out
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("could not read wrk's output:\n{out}"))?;
+    let seconds_run = out
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split("in ").nth(1))
+        .and_then(|t| t.split(',').next())
+        .and_then(parse_duration)
+        .unwrap_or(elapsed);
+    let errors = out
+        .lines()
+        .filter(|l| l.contains("Socket errors") || l.contains("Non-2xx"))
+        .flat_map(|l| {
+            l.split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<u64>().ok())
+        })
+        .sum();
+    Ok(Sample {
+        requests,
+        seconds: seconds_run,
+        server_cpu: cpu1 - cpu0,
+        wrk_cpu,
+        errors,
+        idle_bytes_per_conn: None,
+    })
+}
+
+fn parse_duration(t: &str) -> Option<f64> {
+    let t = t.trim();
+    if let Some(ms) = t.strip_suffix("ms") {
+        return ms.parse::<f64>().ok().map(|v| v / 1e3);
+    }
+    if let Some(m) = t.strip_suffix('m') {
+        return m.parse::<f64>().ok().map(|v| v * 60.0);
+    }
+    t.strip_suffix('s')?.parse().ok()
+}
+
+fn which_path(program: &str) -> Option<PathBuf> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?;
+    let path = path.trim();
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+fn fxhash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Open `n` connections that each make one request, and read the server's
+/// RSS growth per connection.
+fn run_idle(server: &Server, n: usize) -> Result<Sample, String> {
+    let pid = server.child.id();
+    // Warm up: a few requests so that lazily built state exists already.
+    for _ in 0..10 {
+        one_request(&mut connect(server.addr)?)?;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_bytes(pid).ok_or("cannot read the server's RSS")?;
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut c = connect(server.addr)?;
+        one_request(&mut c)?;
+        conns.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let after = rss_bytes(pid).ok_or("cannot read the server's RSS")?;
+    drop(conns);
+    Ok(Sample {
+        requests: n as u64,
+        idle_bytes_per_conn: Some((after - before) / n as f64),
+        ..Sample::default()
+    })
+}
+
+fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
+    let s = TcpStream::connect(addr).map_err(|e| format!("connect: {e} (raise ulimit -n?)"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+fn one_request(s: &mut TcpStream) -> Result<(), String> {
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.ends_with(b"Hello, World!") {
+        let n = s.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("server closed an idle-test connection".into());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Run every scenario `rounds` times against the release echo example; print
+/// a markdown table and write JSON under `out_dir`.
+pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
+    if !which("wrk") {
+        return Err("wrk is missing: apt-get install wrk".into());
+    }
+    let status = Command::new("cargo")
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "mini-async-http",
+            "--example",
+            "echo",
+        ])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("building the echo example failed".into());
+    }
+    let binary = root.join("target/release/examples/echo");
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+    let ticks = clock_ticks();
+    let all = scenarios();
+    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); all.len()];
+    for round in 0..opts.rounds {
+        for (i, s) in all.iter().enumerate() {
+            eprintln!(
+                "[bench] {} ({}), mini-async-http, round {} of {}",
+                s.name,
+                s.what,
+                round + 1,
+                opts.rounds
+            );
+            let server = start_server(&binary, s)?;
+            let sample = match s.kind {
+                Kind::Idle => run_idle(&server, opts.idle_connections)?,
+                kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,
+            };
+            results[i].push(sample);
+        }
+    }
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| scenario | req/s | server CPU µs/req | server CPU | wrk CPU | bounded by | errors |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |"
+    );
+    let mut json = String::from("{\n  \"server\": \"mini-async-http\",\n  \"scenarios\": [\n");
+    for (i, (s, samples)) in all.iter().zip(&results).enumerate() {
+        let sep = if i + 1 == all.len() { "" } else { "," };
+        if let Kind::Idle = s.kind {
+            let bytes = median(
+                samples
+                    .iter()
+                    .filter_map(|x| x.idle_bytes_per_conn)
+                    .collect(),
+            );
+            let _ = writeln!(
+                table,
+                "| {} | | {:.0} bytes per idle connection | | | | |",
+                s.name, bytes
+            );
+            let _ = writeln!(
+                json,
+                "    {{\"name\": \"{}\", \"idle_bytes_per_connection\": {bytes:.1}}}{sep}",
+                s.name
+            );
+            continue;
+        }
+        let rps = median(samples.iter().map(Sample::rps).collect());
+        let cpu = median(samples.iter().map(Sample::cpu_us_per_request).collect());
+        let server_load = median(samples.iter().map(|x| x.server_cpu / x.seconds).collect());
+        let wrk_load = median(samples.iter().map(|x| x.wrk_cpu / x.seconds).collect());
+        let errors: u64 = samples.iter().map(|x| x.errors).sum();
+        let bounded = if server_load >= 0.9 {
+            "server"
+        } else if wrk_load >= 0.9 {
+            "load generator"
+        } else {
+            "neither (latency)"
+        };
+        let _ = writeln!(
+            table,
+            "| {} | {rps:.0} | {cpu:.2} | {:.0}% | {:.0}% | {bounded} | {errors} |",
+            s.name,
+            server_load * 100.0,
+            wrk_load * 100.0
+        );
+        let _ = writeln!(
+            json,
+            "    {{\"name\": \"{}\", \"rps\": {rps:.1}, \"cpu_us_per_request\": {cpu:.3}, \"server_cpu_load\": {server_load:.3}, \"wrk_cpu_load\": {wrk_load:.3}, \"bounded_by\": \"{bounded}\", \"errors\": {errors}}}{sep}",
+            s.name
+        );
+    }
+    json.push_str("  ]\n}\n");
+    println!("{table}");
+    let path = out_dir.join("load.json");
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
