@@ -259,6 +259,8 @@ pub struct EventLoop<S: Service> {
     accept_resume: Option<Instant>,
     /// Graceful shutdown in progress, until this deadline.
     draining: Option<Instant>,
+    /// Poll without blocking next time: work was left over.
+    again: bool,
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
@@ -311,6 +313,7 @@ impl<S: Service> EventLoop<S> {
             at_cap: false,
             accept_resume: None,
             draining: None,
+            again: false,
         };
         Ok((event_loop, remote))
     }
@@ -348,6 +351,11 @@ impl<S: Service> EventLoop<S> {
             self.end_of_batch(now);
             self.flush_dirty(now);
         }
+        // Accept nothing more while closing what is open.
+        self.at_cap = false;
+        for mut l in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
         let ids: Vec<ConnId> = self.live_ids();
         for id in ids {
             self.close(id);
@@ -362,7 +370,10 @@ impl<S: Service> EventLoop<S> {
             .collect()
     }
 
-    fn next_wakeup(&self) -> Option<Instant> {
+    fn next_wakeup(&mut self) -> Option<Instant> {
+        if std::mem::take(&mut self.again) {
+            return Some(Instant::now());
+        }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         [timer, self.accept_resume, self.draining]
             .into_iter()
@@ -649,12 +660,11 @@ impl<S: Service> EventLoop<S> {
                 entry.write_deadline = Some(now + self.config.write_timeout);
             }
         } else {
-            entry.output.clear();
+            // Drop the drained buffer: an idle connection holds none, and the
+            // next response usually brings its own vector (see `Conn::send`).
+            entry.output = Vec::new();
             entry.written = 0;
             entry.write_deadline = None;
-            if entry.output.capacity() > 4 * self.config.buffer_size {
-                entry.output = Vec::new();
-            }
         }
         if pending != entry.want_write {
             let interest = if pending {
@@ -721,6 +731,8 @@ impl<S: Service> EventLoop<S> {
             }
             self.to_wake = wake;
         }
+        // Out of rounds with wakes still wanted: come back without blocking.
+        self.again = true;
     }
 
     fn take_completions(&mut self, now: Instant) {
@@ -736,11 +748,18 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn expire_timers(&mut self, now: Instant) {
+        // Take the due entries first: a deadline set again during this pass
+        // waits for the next one, so a service that re-arms a past deadline
+        // cannot trap the loop here.
+        let mut due = Vec::new();
         while let Some(&Reverse((at, id))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
+            due.push((at, id));
+        }
+        for (at, id) in due {
             let Some(entry) = self.conns.get_mut(id.index()) else {
                 continue;
             };

@@ -65,6 +65,9 @@ pub(crate) fn spawn(
                 .spawn(move || {
                     // Ends when every event loop has dropped its sender.
                     while let Ok(job) = jobs.recv() {
+                        if shared.stopped.load(Ordering::SeqCst) {
+                            continue;
+                        }
                         // Taking a job made room: wake loops that wait for it.
                         if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
                             let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);

@@ -200,6 +200,7 @@ impl ServerBuilder {
             config,
             draining: AtomicBool::new(false),
             stalled_loops: std::sync::atomic::AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
         });
         // Every loop listens on the same socket (a clone each): the kernel
         // wakes them all and whichever accepts first gets the connection.
@@ -308,7 +309,8 @@ impl ServerHandle {
             let _ = t.join();
         }
         // The loops are gone, and with them every sender of jobs: the workers
-        // finish what they hold and stop.
+        // drop what is still queued (its connections are closed) and stop.
+        self.shared.stopped.store(true, Ordering::SeqCst);
         drop(self.remotes);
         for t in self.worker_threads {
             let _ = t.join();

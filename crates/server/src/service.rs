@@ -42,6 +42,9 @@ pub(crate) struct Shared {
     /// Bit `i` set: loop `i` holds jobs the full queue refused, and wants a
     /// wake-up when a worker makes room.
     pub stalled_loops: AtomicU64,
+    /// The event loops have stopped: jobs still queued are dropped, their
+    /// connections are gone.
+    pub stopped: AtomicBool,
 }
 
 impl Shared {
@@ -152,6 +155,7 @@ impl HttpService {
         st.next_seq += 1;
         st.in_flight += 1;
         st.done_reading = true;
+        st.request_started = None;
         st.last_seq = Some(seq);
         let resp = http_types::ResponseBuilder::new()
             .status(status)
@@ -246,17 +250,19 @@ impl HttpService {
                 return;
             }
             let (st, input, _) = conn.parts();
-            if st.done_reading {
-                let n = input.len();
-                input.consume(n);
-                break;
-            }
+            // A job the queue refused goes first, even when nothing more will
+            // be read from this connection.
             if let Some(job) = st.stalled.take() {
                 self.dispatch(conn, job);
                 if conn.state().stalled.is_some() {
                     return;
                 }
                 continue;
+            }
+            if st.done_reading {
+                let n = input.len();
+                input.consume(n);
+                break;
             }
             if st.in_flight >= max_pipelined || conn.pending_output() > max_output {
                 return;
@@ -348,23 +354,35 @@ impl HttpService {
         }
         let now = conn.now();
         let config = &self.shared.config;
+        let pending_output = conn.pending_output();
         let (st, input, _) = conn.parts();
-        let deadline = if let Some(started) = st.request_started {
+        let deadline = if st.done_reading {
+            // Only responses remain; the reactor's write timeout guards them.
+            None
+        } else if let Some(started) = st.request_started {
             Some(started + config.head_timeout)
-        } else if st.in_flight == 0 && input.is_empty() && st.stalled.is_none() {
+        } else if st.in_flight == 0
+            && input.is_empty()
+            && st.stalled.is_none()
+            && pending_output == 0
+        {
             Some(now + config.idle_timeout)
         } else {
-            // Waiting on the handler: no clock of ours runs.
+            // Waiting on the handler or on the client reading our output: the
+            // write timeout covers the latter, no clock of ours runs.
             None
         };
         conn.set_deadline(deadline);
     }
 
     fn deadline(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        if conn.state().done_reading {
+            return;
+        }
         if conn.state().request_started.is_some() {
             // A request too slow to arrive: 408, after any earlier responses.
             self.local_response(conn, HttpCode::REQUEST_TIMEOUT, false);
-        } else if conn.state().in_flight == 0 {
+        } else if conn.state().in_flight == 0 && conn.pending_output() == 0 {
             conn.close();
         }
     }
@@ -421,6 +439,12 @@ impl Service for HttpService {
     /// Wake as many stalled connections as the queue has room for. The
     /// reactor calls again after the wakes until none is asked for, so a wake
     /// spent on a connection that no longer waits is made up.
+    fn closed(&mut self, id: ConnId, state: HttpConn) {
+        if state.waiting {
+            self.stalled.retain(|&x| x != id);
+        }
+    }
+
     fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
         if self.stalled.is_empty() {
             return;

@@ -453,3 +453,81 @@ fn a_body_larger_than_the_input_buffer_in_one_write() {
     }
     server.shutdown();
 }
+
+#[test]
+fn a_slow_request_behind_a_slow_handler_gets_408_after_the_first_response() {
+    let server = start(
+        ServerBuilder::new().head_timeout(Duration::from_millis(200)),
+        |req: Request| {
+            if req.path() == "/slow" {
+                std::thread::sleep(Duration::from_millis(600));
+            }
+            echo(req)
+        },
+    );
+    let mut c = Client::connect(server.local_addr());
+    let mut wire = get("/slow");
+    wire.extend_from_slice(b"GET /never-finished HTTP/1.1\r\nHo");
+    c.send(&wire);
+    assert_eq!(body(&c.response()), "/slow ");
+    assert_eq!(c.response().status().as_u16(), 408);
+    assert!(c.closed());
+    // The loop is still serving.
+    let mut c = Client::connect(server.local_addr());
+    c.send(&get("/after"));
+    assert_eq!(body(&c.response()), "/after ");
+    server.shutdown();
+}
+
+#[test]
+fn closing_requests_that_wait_for_the_queue_are_still_answered() {
+    let server = start(
+        ServerBuilder::new().workers(1).queue_capacity(1),
+        |req: Request| {
+            std::thread::sleep(Duration::from_millis(5));
+            echo(req)
+        },
+    );
+    let addr = server.local_addr();
+    let mut clients: Vec<Client> = (0..10).map(|_| Client::connect(addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let close = i % 2 == 0;
+        let request = if close {
+            format!("GET /{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        } else {
+            format!("GET /{i} HTTP/1.0\r\n\r\n")
+        };
+        c.send(request.as_bytes());
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(body(&c.response()), format!("/{i} "));
+        assert!(c.closed());
+    }
+    server.shutdown();
+}
+
+#[test]
+fn a_long_download_outlasts_the_idle_timeout() {
+    let big = vec![b'd'; 4 << 20];
+    let server = start(
+        ServerBuilder::new().idle_timeout(Duration::from_millis(100)),
+        move |_req: Request| {
+            ResponseBuilder::empty_200()
+                .body(big.clone())
+                .build()
+                .unwrap()
+        },
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&get("/big"));
+    // The behaviour under test: a client that reads slowly, for longer than
+    // the idle timeout, but keeps reading.
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 256 * 1024];
+    while total < 4 << 20 {
+        let n = std::io::Read::read(&mut c.stream, &mut chunk).unwrap();
+        assert!(n > 0, "closed after {total} bytes");
+        total += n;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
