@@ -4,6 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use http_codec::encode_response;
@@ -47,7 +48,7 @@ fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> Done {
 
 pub(crate) fn spawn(
     count: usize,
-    jobs: Receiver<Job>,
+    jobs: Receiver<Vec<Job>>,
     handler: Arc<dyn Handler>,
     remotes: Arc<Vec<Remote<Done>>>,
     shared: Arc<Shared>,
@@ -62,28 +63,57 @@ pub(crate) fn spawn(
             );
             std::thread::Builder::new()
                 .name(format!("http-worker-{i}"))
-                .spawn(move || {
-                    // Ends when every event loop has dropped its sender.
-                    while let Ok(job) = jobs.recv() {
-                        if shared.stopped.load(Ordering::SeqCst) {
-                            continue;
-                        }
-                        // Taking a job made room: wake loops that wait for it.
-                        if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
-                            let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);
-                            for (i, remote) in remotes.iter().enumerate() {
-                                if bits & (1 << i) != 0 {
-                                    remote.wake();
-                                }
-                            }
-                        }
-                        let (conn, loop_index) = (job.conn, job.loop_index);
-                        let done = run(job, &*handler, &shared);
-                        if let Some(remote) = remotes.get(loop_index) {
-                            remote.complete(conn, done);
-                        }
-                    }
-                })
+                .spawn(move || work(&jobs, &*handler, &remotes, &shared))
         })
         .collect()
+}
+
+/// A worker's life: take a batch, run it, hand the responses back to each
+/// loop in one go. Ends when every event loop has dropped its sender.
+fn work(
+    jobs: &Receiver<Vec<Job>>,
+    handler: &dyn Handler,
+    remotes: &[Remote<Done>],
+    shared: &Shared,
+) {
+    let mut done: Vec<Vec<(reactor::ConnId, Done)>> = remotes.iter().map(|_| Vec::new()).collect();
+    loop {
+        shared.idle_workers.fetch_add(1, Ordering::SeqCst);
+        let batch = jobs.recv();
+        shared.idle_workers.fetch_sub(1, Ordering::SeqCst);
+        let Ok(batch) = batch else {
+            return;
+        };
+        shared.queued.fetch_sub(batch.len(), Ordering::SeqCst);
+        // Taking jobs made room: wake loops that wait for it.
+        if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
+            let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);
+            for (i, remote) in remotes.iter().enumerate() {
+                if bits & (1 << i) != 0 {
+                    remote.wake();
+                }
+            }
+        }
+        if shared.stopped.load(Ordering::SeqCst) {
+            continue;
+        }
+        for job in batch {
+            let (conn, loop_index) = (job.conn, job.loop_index);
+            let started = Instant::now();
+            let response = run(job, handler, shared);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let average = shared.handler_nanos.load(Ordering::Relaxed);
+            shared
+                .handler_nanos
+                .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
+            if let Some(list) = done.get_mut(loop_index) {
+                list.push((conn, response));
+            }
+        }
+        for (list, remote) in done.iter_mut().zip(remotes) {
+            if !list.is_empty() {
+                remote.complete_all(list.drain(..));
+            }
+        }
+    }
 }

@@ -193,7 +193,9 @@ impl ServerBuilder {
             write_timeout: config.write_timeout,
             ..reactor::Config::default()
         };
-        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(config.queue_capacity);
+        // Batches of jobs; the bound on queued jobs is kept by the loops
+        // (`Shared::queued`), so the channel itself need not be bounded.
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let workers = config.workers;
         let loops = config.event_loops;
         let shared = Arc::new(Shared {
@@ -201,6 +203,9 @@ impl ServerBuilder {
             draining: AtomicBool::new(false),
             stalled_loops: std::sync::atomic::AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            idle_workers: std::sync::atomic::AtomicUsize::new(0),
+            handler_nanos: std::sync::atomic::AtomicU64::new(0),
         });
         // Every loop listens on the same socket (a clone each): the kernel
         // wakes them all and whichever accepts first gets the connection.
@@ -216,6 +221,7 @@ impl ServerBuilder {
                 loop_index,
                 shared: Arc::clone(&shared),
                 jobs: jobs_tx.clone(),
+                pending: Vec::new(),
                 stalled: VecDeque::new(),
             };
             let (event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;

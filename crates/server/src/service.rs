@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use http_codec::{
     encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
 };
@@ -45,7 +45,17 @@ pub(crate) struct Shared {
     /// The event loops have stopped: jobs still queued are dropped, their
     /// connections are gone.
     pub stopped: AtomicBool,
+    /// Jobs sent to the workers and not yet taken by one.
+    pub queued: AtomicUsize,
+    /// Workers waiting for a batch.
+    pub idle_workers: AtomicUsize,
+    /// A moving average of the time a handler takes, in nanoseconds.
+    pub handler_nanos: AtomicU64,
 }
+
+/// Above this average handler time a batch is spread over the idle workers;
+/// below it, one worker takes the whole batch (one wake-up, one hand-back).
+const SPREAD_ABOVE_NANOS: u64 = 50_000;
 
 impl Shared {
     /// Encoding options for a response to a request with these properties.
@@ -92,7 +102,9 @@ pub(crate) struct HttpConn {
 pub(crate) struct HttpService {
     pub loop_index: usize,
     pub shared: Arc<Shared>,
-    pub jobs: Sender<Job>,
+    pub jobs: Sender<Vec<Job>>,
+    /// Jobs decoded in this batch of events, sent together at its end.
+    pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
     pub stalled: VecDeque<ConnId>,
 }
@@ -179,33 +191,58 @@ impl HttpService {
         );
     }
 
-    /// Hand a job to the workers, or keep it for later if their queue is full.
+    /// Room left in the worker queue, counting this batch's jobs.
+    fn room(&self) -> usize {
+        let queued = self.shared.queued.load(Ordering::SeqCst) + self.pending.len();
+        self.shared.config.queue_capacity.saturating_sub(queued)
+    }
+
+    /// Add a job to this batch, or keep it for later if the worker queue is
+    /// full.
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
-        let job = match self.jobs.try_send(job) {
-            Ok(()) => return,
-            Err(TrySendError::Full(job)) => {
-                // Ask the workers for a wake-up, then look again, so that room
-                // made between the two is not missed.
-                let bit = 1u64 << self.loop_index;
-                self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
-                self.jobs.try_send(job)
-            }
-            Err(e) => Err(e),
-        };
-        match job {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => {
-                let id = conn.id();
-                let st = conn.state();
-                st.stalled = Some(job);
-                if !st.waiting {
-                    st.waiting = true;
-                    self.stalled.push_back(id);
-                }
-            }
-            // The workers are gone: the server is stopping.
-            Err(TrySendError::Disconnected(_)) => conn.close(),
+        if self.room() == 0 {
+            // Ask the workers for a wake-up, then look again, so that room
+            // made between the two is not missed.
+            let bit = 1u64 << self.loop_index;
+            self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
         }
+        if self.room() > 0 {
+            self.pending.push(job);
+            return;
+        }
+        let id = conn.id();
+        let st = conn.state();
+        st.stalled = Some(job);
+        if !st.waiting {
+            st.waiting = true;
+            self.stalled.push_back(id);
+        }
+    }
+
+    /// Send this batch's jobs: to one worker when handlers are quick (one
+    /// wake-up, and the completions come back together), spread over the
+    /// idle workers when they are slow.
+    fn send_pending(&mut self) {
+        let n = self.pending.len();
+        if n == 0 {
+            return;
+        }
+        self.shared.queued.fetch_add(n, Ordering::SeqCst);
+        let slow = self.shared.handler_nanos.load(Ordering::Relaxed) > SPREAD_ABOVE_NANOS;
+        let parts = if slow {
+            self.shared.idle_workers.load(Ordering::SeqCst).clamp(1, n)
+        } else {
+            1
+        };
+        let mut jobs = std::mem::replace(&mut self.pending, Vec::with_capacity(n));
+        let size = n.div_ceil(parts);
+        while jobs.len() > size {
+            let rest = jobs.split_off(size);
+            // Only fails once the workers are gone, when the server stops.
+            let _ = self.jobs.send(jobs);
+            jobs = rest;
+        }
+        let _ = self.jobs.send(jobs);
     }
 
     /// Write a finished response if it is next, else park it.
@@ -446,6 +483,7 @@ impl Service for HttpService {
     }
 
     fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
+        self.send_pending();
         if self.stalled.is_empty() {
             return;
         }
@@ -454,12 +492,7 @@ impl Service for HttpService {
         self.shared
             .stalled_loops
             .fetch_or(1u64 << self.loop_index, Ordering::SeqCst);
-        let room = self
-            .jobs
-            .capacity()
-            .unwrap_or(usize::MAX)
-            .saturating_sub(self.jobs.len());
-        for _ in 0..room.min(self.stalled.len()) {
+        for _ in 0..self.room().min(self.stalled.len()) {
             if let Some(id) = self.stalled.pop_front() {
                 wake.push(id);
             }
