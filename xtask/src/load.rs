@@ -13,7 +13,20 @@ pub struct Options {
     pub rounds: usize,
     pub seconds: u64,
     pub idle_connections: usize,
+    /// Also run the peers in `bench/peers/`.
+    pub compare: bool,
 }
+
+/// A server under test: a binary taking `--addr --workers --delay-ms`.
+struct Contender {
+    name: &'static str,
+    binary: PathBuf,
+    /// Serves the echo contract (bodies); the raw loop does not.
+    echoes: bool,
+}
+
+/// Peers, by binary name in `bench/peers/target/release/`.
+const PEERS: &[(&str, bool)] = &[("raw-mio", false)];
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -34,6 +47,8 @@ struct Scenario {
     workers: usize,
     delay_ms: u64,
     kind: Kind,
+    /// Needs the echo contract (request bodies).
+    bodies: bool,
 }
 
 const PIPELINE: &str = r#"
@@ -72,6 +87,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: wrk(64, "/plaintext", None, false),
+            bodies: false,
         },
         Scenario {
             name: "pipelined",
@@ -79,6 +95,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: wrk(256, "/plaintext", Some(PIPELINE), false),
+            bodies: false,
         },
         Scenario {
             name: "close",
@@ -86,6 +103,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: wrk(16, "/plaintext", None, true),
+            bodies: false,
         },
         Scenario {
             name: "upload",
@@ -93,6 +111,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: wrk(16, "/upload", Some(UPLOAD), false),
+            bodies: true,
         },
         Scenario {
             name: "big-response",
@@ -100,6 +119,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: wrk(16, "/big", Some(BIG_RESPONSE), false),
+            bodies: true,
         },
         Scenario {
             name: "blocking",
@@ -107,6 +127,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 64,
             delay_ms: 1,
             kind: wrk(64, "/plaintext", None, false),
+            bodies: true,
         },
         Scenario {
             name: "idle",
@@ -114,6 +135,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 2,
             delay_ms: 0,
             kind: Kind::Idle,
+            bodies: false,
         },
     ]
 }
@@ -203,6 +225,9 @@ impl Drop for Server {
 }
 
 fn start_server(binary: &Path, s: &Scenario) -> Result<Server, String> {
+    if !binary.exists() {
+        return Err(format!("{} is missing", binary.display()));
+    }
     let mut child = pinned(0, binary)
         .args(["--addr", "127.0.0.1:0", "--workers", &s.workers.to_string()])
         .args(["--delay-ms", &s.delay_ms.to_string()])
@@ -399,8 +424,129 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Run every scenario `rounds` times against the release echo example; print
-/// a markdown table and write JSON under `out_dir`.
+struct Row {
+    server: &'static str,
+    rps: f64,
+    cpu: f64,
+    server_load: f64,
+    wrk_load: f64,
+    errors: u64,
+    idle_bytes: Option<f64>,
+}
+
+fn summarize(server: &'static str, samples: &[Sample]) -> Row {
+    Row {
+        server,
+        rps: median(samples.iter().map(Sample::rps).collect()),
+        cpu: median(samples.iter().map(Sample::cpu_us_per_request).collect()),
+        server_load: median(
+            samples
+                .iter()
+                .map(|x| x.server_cpu / x.seconds.max(1e-9))
+                .collect(),
+        ),
+        wrk_load: median(
+            samples
+                .iter()
+                .map(|x| x.wrk_cpu / x.seconds.max(1e-9))
+                .collect(),
+        ),
+        errors: samples.iter().map(|x| x.errors).sum(),
+        idle_bytes: samples
+            .first()
+            .and(Some(median(
+                samples
+                    .iter()
+                    .filter_map(|x| x.idle_bytes_per_conn)
+                    .collect(),
+            )))
+            .filter(|v| !v.is_nan()),
+    }
+}
+
+fn bounded(row: &Row) -> &'static str {
+    if row.server_load >= 0.9 {
+        "server"
+    } else if row.wrk_load >= 0.9 {
+        "load generator"
+    } else {
+        "neither (latency)"
+    }
+}
+
+/// The figure a server is compared on: CPU per request, or idle bytes.
+fn figure(row: &Row) -> f64 {
+    row.idle_bytes.unwrap_or(row.cpu)
+}
+
+fn ratio(row: &Row, base: Option<&Row>) -> String {
+    match base {
+        Some(b) if figure(b) > 0.0 => format!("{:.2}x", figure(row) / figure(b)),
+        _ => "n/a".to_owned(),
+    }
+}
+
+fn svg(results: &[(&Scenario, Vec<Row>)]) -> String {
+    // Bars: each server's figure as a ratio to the raw loop (or to ours when
+    // the raw loop did not run the scenario), per scenario.
+    let servers: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for (_, rows) in results {
+            for r in rows {
+                if !v.contains(&r.server) {
+                    v.push(r.server);
+                }
+            }
+        }
+        v
+    };
+    let colors = [
+        "#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#718096", "#b7791f",
+    ];
+    let (bar, gap, left, top) = (14.0, 18.0, 150.0, 40.0);
+    let group = bar * servers.len() as f64 + gap;
+    let height = top + group * results.len() as f64 + 40.0;
+    let width = 760.0;
+    let scale = 150.0; // pixels per 1.0x
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n<text x=\"10\" y=\"20\" font-size=\"14\">Server CPU per request (idle: bytes per connection), as a ratio to the baseline; lower is better</text>\n"
+    );
+    for (i, (s, rows)) in results.iter().enumerate() {
+        let y0 = top + group * i as f64;
+        let base = rows
+            .iter()
+            .find(|r| r.server == "raw-mio")
+            .or_else(|| rows.iter().find(|r| r.server == "mini-async-http"));
+        let _ = writeln!(
+            out,
+            "<text x=\"10\" y=\"{:.0}\">{}</text>",
+            y0 + group / 2.0,
+            s.name
+        );
+        for r in rows {
+            let Some(b) = base else { continue };
+            let k = servers.iter().position(|x| *x == r.server).unwrap_or(0);
+            let value = figure(r) / figure(b).max(1e-12);
+            let y = y0 + bar * k as f64;
+            let w = (value * scale).min(width - left - 60.0);
+            let _ = writeln!(
+                out,
+                "<rect x=\"{left}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{:.0}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.0}\">{value:.2}x {}</text>",
+                bar - 2.0,
+                colors[k % colors.len()],
+                left + w + 4.0,
+                y + bar - 4.0,
+                r.server
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Run every scenario `rounds` times against the release echo example (and,
+/// with `compare`, the peers, interleaved round by round); print a markdown
+/// table and write JSON and an SVG chart under `out_dir`.
 pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
     if !which("wrk") {
         return Err("wrk is missing: apt-get install wrk".into());
@@ -421,84 +567,132 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
     if !status.success() {
         return Err("building the echo example failed".into());
     }
-    let binary = root.join("target/release/examples/echo");
+    let mut contenders = vec![Contender {
+        name: "mini-async-http",
+        binary: root.join("target/release/examples/echo"),
+        echoes: true,
+    }];
+    if opts.compare {
+        let peers = root.join("bench/peers");
+        let status = Command::new("cargo")
+            .current_dir(&peers)
+            .args(["build", "--release", "-q"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("building bench/peers failed".into());
+        }
+        for &(name, echoes) in PEERS {
+            contenders.push(Contender {
+                name,
+                binary: peers.join("target/release").join(name),
+                echoes,
+            });
+        }
+    }
     std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
     let ticks = clock_ticks();
     let all = scenarios();
-    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); all.len()];
+    let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); contenders.len()]; all.len()];
     for round in 0..opts.rounds {
         for (i, s) in all.iter().enumerate() {
-            eprintln!(
-                "[bench] {} ({}), mini-async-http, round {} of {}",
-                s.name,
-                s.what,
-                round + 1,
-                opts.rounds
-            );
-            let server = start_server(&binary, s)?;
-            let sample = match s.kind {
-                Kind::Idle => run_idle(&server, opts.idle_connections)?,
-                kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,
-            };
-            results[i].push(sample);
+            for (j, c) in contenders.iter().enumerate() {
+                if s.bodies && !c.echoes {
+                    continue;
+                }
+                eprintln!(
+                    "[bench] {} ({}), {}, round {} of {}",
+                    s.name,
+                    s.what,
+                    c.name,
+                    round + 1,
+                    opts.rounds
+                );
+                let server = start_server(&c.binary, s)?;
+                let sample = match s.kind {
+                    Kind::Idle => run_idle(&server, opts.idle_connections)?,
+                    kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,
+                };
+                samples[i][j].push(sample);
+            }
         }
     }
+    let results: Vec<(&Scenario, Vec<Row>)> = all
+        .iter()
+        .zip(&samples)
+        .map(|(s, per)| {
+            let rows = contenders
+                .iter()
+                .zip(per)
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(c, v)| summarize(c.name, v))
+                .collect();
+            (s, rows)
+        })
+        .collect();
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| scenario | req/s | server CPU µs/req | server CPU | wrk CPU | bounded by | errors |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |"
+        "| scenario | server | req/s | server CPU µs/req (idle: bytes/conn) | vs raw loop | vs hyper | server CPU | wrk CPU | bounded by | errors |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
     );
-    let mut json = String::from("{\n  \"server\": \"mini-async-http\",\n  \"scenarios\": [\n");
-    for (i, (s, samples)) in all.iter().zip(&results).enumerate() {
-        let sep = if i + 1 == all.len() { "" } else { "," };
-        if let Kind::Idle = s.kind {
-            let bytes = median(
-                samples
-                    .iter()
-                    .filter_map(|x| x.idle_bytes_per_conn)
-                    .collect(),
-            );
-            let _ = writeln!(
-                table,
-                "| {} | | {:.0} bytes per idle connection | | | | |",
-                s.name, bytes
-            );
-            let _ = writeln!(
-                json,
-                "    {{\"name\": \"{}\", \"idle_bytes_per_connection\": {bytes:.1}}}{sep}",
-                s.name
-            );
-            continue;
-        }
-        let rps = median(samples.iter().map(Sample::rps).collect());
-        let cpu = median(samples.iter().map(Sample::cpu_us_per_request).collect());
-        let server_load = median(samples.iter().map(|x| x.server_cpu / x.seconds).collect());
-        let wrk_load = median(samples.iter().map(|x| x.wrk_cpu / x.seconds).collect());
-        let errors: u64 = samples.iter().map(|x| x.errors).sum();
-        let bounded = if server_load >= 0.9 {
-            "server"
-        } else if wrk_load >= 0.9 {
-            "load generator"
-        } else {
-            "neither (latency)"
-        };
-        let _ = writeln!(
-            table,
-            "| {} | {rps:.0} | {cpu:.2} | {:.0}% | {:.0}% | {bounded} | {errors} |",
-            s.name,
-            server_load * 100.0,
-            wrk_load * 100.0
-        );
+    let mut json = String::from("{\n  \"scenarios\": [\n");
+    for (i, (s, rows)) in results.iter().enumerate() {
+        let raw = rows.iter().find(|r| r.server == "raw-mio");
+        let hyper = rows.iter().find(|r| r.server == "hyper");
         let _ = writeln!(
             json,
-            "    {{\"name\": \"{}\", \"rps\": {rps:.1}, \"cpu_us_per_request\": {cpu:.3}, \"server_cpu_load\": {server_load:.3}, \"wrk_cpu_load\": {wrk_load:.3}, \"bounded_by\": \"{bounded}\", \"errors\": {errors}}}{sep}",
-            s.name
+            "    {{\"name\": \"{}\", \"what\": \"{}\", \"servers\": [",
+            s.name, s.what
         );
+        for (k, r) in rows.iter().enumerate() {
+            let (rps, load) = if r.idle_bytes.is_some() {
+                (String::new(), (String::new(), String::new(), ""))
+            } else {
+                (
+                    format!("{:.0}", r.rps),
+                    (
+                        format!("{:.0}%", r.server_load * 100.0),
+                        format!("{:.0}%", r.wrk_load * 100.0),
+                        bounded(r),
+                    ),
+                )
+            };
+            let _ = writeln!(
+                table,
+                "| {} | {} | {rps} | {:.2} | {} | {} | {} | {} | {} | {} |",
+                s.name,
+                r.server,
+                figure(r),
+                ratio(r, raw),
+                ratio(r, hyper),
+                load.0,
+                load.1,
+                load.2,
+                r.errors
+            );
+            let sep = if k + 1 == rows.len() { "" } else { "," };
+            let _ = writeln!(
+                json,
+                "      {{\"server\": \"{}\", \"rps\": {:.1}, \"cpu_us_per_request\": {:.3}, \"idle_bytes_per_connection\": {}, \"server_cpu_load\": {:.3}, \"wrk_cpu_load\": {:.3}, \"bounded_by\": \"{}\", \"errors\": {}}}{sep}",
+                r.server,
+                if r.rps.is_nan() { 0.0 } else { r.rps },
+                if r.cpu.is_nan() { 0.0 } else { r.cpu },
+                r.idle_bytes.map_or("null".to_owned(), |b| format!("{b:.1}")),
+                if r.server_load.is_nan() { 0.0 } else { r.server_load },
+                if r.wrk_load.is_nan() { 0.0 } else { r.wrk_load },
+                bounded(r),
+                r.errors
+            );
+        }
+        let sep = if i + 1 == results.len() { "" } else { "," };
+        let _ = writeln!(json, "    ]}}{sep}");
     }
     json.push_str("  ]\n}\n");
     println!("{table}");
-    let path = out_dir.join("load.json");
-    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
-    eprintln!("[bench] wrote {}", path.display());
+    for (name, body) in [("load.json", json), ("load.svg", svg(&results))] {
+        let path = out_dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("[bench] wrote {}", path.display());
+    }
     Ok(())
 }

@@ -12,6 +12,8 @@
 //!   different cores, reporting requests per second and the server's CPU time
 //!   per request; a table on stdout, JSON under `target/bench/`. `--smoke` is
 //!   one short round of every scenario, to keep the harness working.
+//!   `--compare` also runs the peers in `bench/peers/` (its own workspace),
+//!   interleaved round by round, with ratios to the raw loop and to hyper.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -93,6 +95,7 @@ fn fuzz_build() -> Result<(), String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let mut full = false;
     let mut smoke = false;
+    let mut compare = false;
     let mut rounds = None;
     let mut seconds = None;
     let mut it = args.iter();
@@ -105,11 +108,12 @@ fn bench(args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--full" => full = true,
             "--smoke" => smoke = true,
+            "--compare" => compare = true,
             "--rounds" => rounds = Some(number("--rounds")? as usize),
             "--seconds" => seconds = Some(number("--seconds")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: cargo xtask bench [--full] [--smoke] [--rounds N] [--seconds N]"
+                    "unknown argument {other}; usage: cargo xtask bench [--full] [--smoke] [--compare] [--rounds N] [--seconds N]"
                 ))
             }
         }
@@ -144,6 +148,7 @@ fn bench(args: &[String]) -> Result<(), String> {
             5
         }),
         idle_connections: if smoke { 200 } else { 5000 },
+        compare: compare && !smoke,
     };
     load::run(&root(), &opts, &root().join("target/bench"))
 }
