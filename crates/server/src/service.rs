@@ -77,7 +77,6 @@ impl Shared {
 /// Per-connection HTTP state.
 pub(crate) struct HttpConn {
     decoder: RequestDecoder,
-    peer: SocketAddr,
     /// Sequence number of the next request decoded.
     next_seq: u64,
     /// Sequence number of the next response to write.
@@ -91,8 +90,9 @@ pub(crate) struct HttpConn {
     /// No more requests are read from this connection.
     done_reading: bool,
     continue_sent: bool,
-    /// A job the worker queue had no room for.
-    stalled: Option<Job>,
+    /// A job the worker queue had no room for (boxed: most connections never
+    /// hold one, and an idle connection should stay small).
+    stalled: Option<Box<Job>>,
     /// Listed in `HttpService::stalled`, to be woken when there is room.
     waiting: bool,
     /// When the first byte of the request being read arrived.
@@ -212,7 +212,7 @@ impl HttpService {
         }
         let id = conn.id();
         let st = conn.state();
-        st.stalled = Some(job);
+        st.stalled = Some(Box::new(job));
         if !st.waiting {
             st.waiting = true;
             self.stalled.push_back(id);
@@ -290,7 +290,7 @@ impl HttpService {
             // A job the queue refused goes first, even when nothing more will
             // be read from this connection.
             if let Some(job) = st.stalled.take() {
-                self.dispatch(conn, job);
+                self.dispatch(conn, *job);
                 if conn.state().stalled.is_some() {
                     return;
                 }
@@ -361,7 +361,7 @@ impl HttpService {
         let draining = self.shared.draining.load(Ordering::Relaxed);
         let keep_alive = head.keep_alive && !head.upgrade && !draining;
         let http10 = head.request.version() == HttpVersion::Http10;
-        let peer = conn.state().peer;
+        let peer = conn.peer();
         let st = conn.state();
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -429,11 +429,10 @@ impl Service for HttpService {
     type State = HttpConn;
     type Completion = Done;
 
-    fn open(&mut self, peer: SocketAddr) -> HttpConn {
+    fn open(&mut self, _peer: SocketAddr) -> HttpConn {
         let config = &self.shared.config;
         HttpConn {
             decoder: RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf),
-            peer,
             next_seq: 0,
             next_out: 0,
             parked: BTreeMap::new(),
