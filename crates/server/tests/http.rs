@@ -531,3 +531,36 @@ fn a_long_download_outlasts_the_idle_timeout() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn at_the_connection_cap_new_connections_wait_their_turn() {
+    let server = start(ServerBuilder::new().max_connections(2), echo);
+    let addr = server.local_addr();
+    let mut a = Client::connect(addr);
+    let mut b = Client::connect(addr);
+    for c in [&mut a, &mut b] {
+        c.send(&get("/in"));
+        assert_eq!(body(&c.response()), "/in ");
+    }
+    // The kernel completes the handshake, but the server does not accept it.
+    let mut waiting = Client::connect(addr);
+    waiting.send(&get("/waiting"));
+    waiting
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let err = std::io::Read::read(&mut waiting.stream, &mut byte).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    // One leaves; the waiting one is accepted and served.
+    drop(a);
+    waiting.stream.set_read_timeout(Some(common::WAIT)).unwrap();
+    assert_eq!(body(&waiting.response()), "/waiting ");
+    server.shutdown();
+}
