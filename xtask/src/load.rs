@@ -21,12 +21,24 @@ pub struct Options {
 struct Contender {
     name: &'static str,
     binary: PathBuf,
-    /// Serves the echo contract (bodies); the raw loop does not.
+    /// Serves the echo contract with large bodies.
     echoes: bool,
+    /// Honours `--delay-ms`.
+    delays: bool,
 }
 
-/// Peers, by binary name in `bench/peers/target/release/`.
-const PEERS: &[(&str, bool)] = &[("raw-mio", false)];
+/// Peers: (name shown, binary in `bench/peers/target/release/`, echoes
+/// large bodies, honours `--delay-ms`).
+const PEERS: &[(&str, &str, bool, bool)] = &[
+    ("hyper", "hyper-peer", true, true),
+    ("actix-web", "actix-peer", true, true),
+    ("may_minihttp", "may-peer", true, true),
+    ("tiny_http", "tiny-peer", true, true),
+    // Hangs on requests over about 8 KiB (see its main.rs).
+    ("mini-async-http 0.1.0", "mini-async-http-0-1", false, true),
+    // No HTTP in it: GET scenarios only.
+    ("raw-mio", "raw-mio", false, false),
+];
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -47,7 +59,7 @@ struct Scenario {
     workers: usize,
     delay_ms: u64,
     kind: Kind,
-    /// Needs the echo contract (request bodies).
+    /// Needs the echo contract with large request bodies.
     bodies: bool,
 }
 
@@ -127,7 +139,7 @@ fn scenarios() -> Vec<Scenario> {
             workers: 64,
             delay_ms: 1,
             kind: wrk(64, "/plaintext", None, false),
-            bodies: true,
+            bodies: false,
         },
         Scenario {
             name: "idle",
@@ -571,6 +583,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         name: "mini-async-http",
         binary: root.join("target/release/examples/echo"),
         echoes: true,
+        delays: true,
     }];
     if opts.compare {
         let peers = root.join("bench/peers");
@@ -582,11 +595,12 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         if !status.success() {
             return Err("building bench/peers failed".into());
         }
-        for &(name, echoes) in PEERS {
+        for &(name, binary, echoes, delays) in PEERS {
             contenders.push(Contender {
                 name,
-                binary: peers.join("target/release").join(name),
+                binary: peers.join("target/release").join(binary),
                 echoes,
+                delays,
             });
         }
     }
@@ -597,7 +611,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
     for round in 0..opts.rounds {
         for (i, s) in all.iter().enumerate() {
             for (j, c) in contenders.iter().enumerate() {
-                if s.bodies && !c.echoes {
+                if (s.bodies && !c.echoes) || (s.delay_ms > 0 && !c.delays) {
                     continue;
                 }
                 eprintln!(

@@ -342,9 +342,7 @@ impl HeadDecoder {
 
     /// The careful path: scan, then check the lines completed so far.
     fn slow(&mut self, buf: &[u8]) -> Result<Option<usize>, DecodeError> {
-        // A request line is method, target and version: allow the target limit
-        // plus room for a long method and the version before calling it 414.
-        let max_line = self.limits.max_target_bytes.saturating_add(64);
+        let max_line = max_request_line(&self.limits);
         let scanned = self.scanner.scan(
             buf,
             &self.limits,
@@ -405,6 +403,9 @@ impl HeadDecoder {
         // request line, one per field, and the empty line.
         let strict = !self.allow_bare_lf;
         let line_end = t0 + path.len() + " HTTP/1.1".len();
+        if line_end > max_request_line(&self.limits) {
+            return None;
+        }
         if strict
             && (!ends_in_crlf(buf.get(line_end..)?) || buf.get(end.wrapping_sub(2)) != Some(&b'\r'))
         {
@@ -466,6 +467,12 @@ impl HeadDecoder {
             upgrade,
         })
     }
+}
+
+/// How long a request line may grow before it is refused with 414: the target
+/// limit plus room for a long method and the version.
+fn max_request_line(limits: &Limits) -> usize {
+    limits.max_target_bytes.saturating_add(64)
 }
 
 /// Whether what follows a field value (trailing whitespace, then the line
@@ -559,13 +566,17 @@ pub enum Decoded {
 #[derive(Debug, Clone)]
 enum State {
     Head,
-    Body {
-        head: Box<Head>,
-        body: BodyDecoder,
-        bytes: Vec<u8>,
-    },
+    /// Boxed: a connection between requests (most of them) stays small.
+    Body(Box<BodyState>),
     Closed,
     Failed(DecodeError),
+}
+
+#[derive(Debug, Clone)]
+struct BodyState {
+    head: Head,
+    body: BodyDecoder,
+    bytes: Vec<u8>,
 }
 
 /// Decodes whole requests, pipelined one after another, from a caller-owned
@@ -615,7 +626,7 @@ impl RequestDecoder {
     /// [`Head::expect`] to send `100 Continue` before the body.
     pub fn pending_head(&self) -> Option<&Head> {
         match &self.state {
-            State::Body { head, .. } => Some(head),
+            State::Body(b) => Some(&b.head),
             _ => None,
         }
     }
@@ -657,30 +668,29 @@ impl RequestDecoder {
                         Framing::Length(n) => n.min(64 * 1024) as usize,
                         _ => 0,
                     };
-                    self.state = State::Body {
-                        head: Box::new(head),
+                    self.state = State::Body(Box::new(BodyState {
+                        head,
                         body,
                         bytes: Vec::with_capacity(reserve),
-                    };
+                    }));
                 }
-                State::Body { .. } => {
-                    let State::Body {
-                        mut head,
-                        mut body,
-                        mut bytes,
-                    } = std::mem::replace(&mut self.state, State::Head)
-                    else {
-                        continue;
-                    };
-                    let progress = body.decode(&buf[consumed..], &mut bytes)?;
+                State::Body(b) => {
+                    let progress = b.body.decode(&buf[consumed..], &mut b.bytes)?;
                     consumed += progress.consumed;
                     if !progress.done {
-                        self.state = State::Body { head, body, bytes };
                         return Ok(Decoded::Partial { consumed });
                     }
+                    let State::Body(b) = std::mem::replace(&mut self.state, State::Head) else {
+                        continue;
+                    };
+                    let BodyState {
+                        mut head,
+                        mut body,
+                        bytes,
+                    } = *b;
                     head.request.set_body(bytes);
                     head.trailers = body.take_trailers();
-                    return Ok(self.finish(*head, consumed));
+                    return Ok(self.finish(head, consumed));
                 }
             }
         }

@@ -110,13 +110,28 @@ impl HeadScanner {
         max_first_line: usize,
         first_line_error: DecodeError,
     ) -> Result<Option<HeadLayout>, DecodeError> {
+        // Never look past the bytes a limit allows: what lies beyond cannot
+        // change the verdict, and looking at it would make the verdict depend
+        // on how many bytes happen to have arrived. A head may end (LF) at
+        // index `max_head_bytes - 1`, a first line (CR) at `max_first_line`
+        // past its start; one byte more is kept to see what follows a CR.
+        let head_cap = limits.max_head_bytes.saturating_add(1);
         let mut i = self.scanned;
         let resume = loop {
-            let Some(p) = find_line_end(buf, i) else {
-                break buf.len();
+            let cap = match self.first_line {
+                None => head_cap.min(
+                    self.line_start
+                        .saturating_add(max_first_line)
+                        .saturating_add(2),
+                ),
+                Some(_) => head_cap,
             };
-            let next = if buf[p] == b'\r' {
-                match buf.get(p + 1) {
+            let hay = &buf[..buf.len().min(cap)];
+            let Some(p) = find_line_end(hay, i) else {
+                break hay.len();
+            };
+            let next = if hay[p] == b'\r' {
+                match hay.get(p + 1) {
                     // A CR at the very end: look at it again with the next byte.
                     None => break p,
                     Some(b'\n') => p + 2,

@@ -639,6 +639,32 @@ fn a_cr_at_the_head_limit_is_judged_by_what_follows() {
 }
 
 #[test]
+fn bytes_past_a_limit_never_change_the_verdict() {
+    // Found by the request_split fuzz target: a bare CR after the head limit
+    // was reported when the bytes came at once, "too large" when they came in
+    // pieces. Nothing past a limit is looked at now.
+    let limits = Limits {
+        max_head_bytes: 32,
+        max_target_bytes: 8,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(limits);
+    let head = format!("GET / HTTP/1.1\r\nX: {}\rY: z\r\n\r\n", "a".repeat(40));
+    check_with(make, head.as_bytes(), &[], err(HeadTooLarge));
+    // The request line may run to the target limit plus 64 bytes.
+    let roomy = Limits {
+        max_target_bytes: 8,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(roomy);
+    let line = format!("GET /{}\rX HTTP/1.1\r\n\r\n", "a".repeat(100));
+    check_with(make, line.as_bytes(), &[], err(TargetTooLong));
+    // A long method with a short target, whole (the one-pass path) or not.
+    let method = format!("{} / HTTP/1.1\r\n\r\n", "M".repeat(80));
+    check_with(make, method.as_bytes(), &[], err(TargetTooLong));
+}
+
+#[test]
 fn errors_are_sticky() {
     let mut dec = RequestDecoder::default();
     assert_eq!(
