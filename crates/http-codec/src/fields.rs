@@ -186,7 +186,7 @@ impl FieldSummary {
     /// Note what a field says about framing and the connection. Returns
     /// whether it touched framing (so [`check_so_far`](Self::check_so_far) is
     /// worth calling).
-    #[inline]
+    #[inline(always)]
     pub fn inspect(&mut self, name: &str, value: &[u8]) -> Result<bool, DecodeError> {
         let name = name.as_bytes();
         // Every field this looks at starts with c, t, u or e: most fields
@@ -220,6 +220,15 @@ impl FieldSummary {
                 return Ok(true);
             }
             10 if name.eq_ignore_ascii_case(b"connection") => {
+                // The usual values first, then the general list.
+                if value.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                    return Ok(false);
+                }
+                if value.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                    return Ok(false);
+                }
                 for token in list_elements(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         self.close = true;

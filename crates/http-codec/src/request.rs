@@ -118,6 +118,7 @@ impl LineChecker {
     }
 
     #[inline]
+    #[inline(always)]
     fn field(
         &mut self,
         field: crate::fields::Field<'_>,
@@ -131,21 +132,12 @@ impl LineChecker {
         if self.summary.inspect(field.name, field.value)? {
             self.summary.check_so_far(self.version(), limits)?;
         }
-        // Heads are far smaller than 4 GiB (`Limits::max_head_bytes`).
-        let span = |at: usize, len: usize| {
-            u32::try_from(at)
-                .ok()
-                .zip(u32::try_from(at + len).ok())
-                .map(|(at, _)| (at, len as u32))
-                .ok_or(DecodeError::HeadTooLarge)
-        };
-        let (name_at, name_len) = span(base + field.name_at, field.name.len())?;
-        let (value_at, value_len) = span(base + field.value_at, field.value.len())?;
+        // Offsets lie within the head, which `HeadDecoder` keeps under 4 GiB.
         self.fields.push(FieldSpan {
-            name_at,
-            name_len,
-            value_at,
-            value_len,
+            name_at: (base + field.name_at) as u32,
+            name_len: field.name.len() as u32,
+            value_at: (base + field.value_at) as u32,
+            value_len: field.value.len() as u32,
         });
         Ok(())
     }
@@ -283,8 +275,9 @@ impl<'a> RawHead<'a> {
 }
 
 impl HeadDecoder {
-    /// A decoder enforcing `limits`.
-    pub fn new(limits: Limits) -> HeadDecoder {
+    /// A decoder enforcing `limits` (a head limit above 4 GiB counts as 4 GiB).
+    pub fn new(mut limits: Limits) -> HeadDecoder {
+        limits.max_head_bytes = limits.max_head_bytes.min(u32::MAX as usize);
         HeadDecoder {
             limits,
             ..HeadDecoder::default()
@@ -477,7 +470,7 @@ fn max_request_line(limits: &Limits) -> usize {
 
 /// Whether what follows a field value (trailing whitespace, then the line
 /// ending) is whitespace and CRLF.
-#[inline]
+#[inline(always)]
 fn ends_in_crlf(after_value: &[u8]) -> bool {
     if let [b'\r', b'\n', ..] = after_value {
         return true;
