@@ -5,55 +5,13 @@
 
 use std::hint::black_box;
 
+use benches::{browser_get, large_head, short_get};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use http_codec::{
     encode_response, BodyDecoder, Decoded, EncodeOptions, Framing, HeadDecoder, Limits,
     RequestDecoder,
 };
 use http_types::ResponseBuilder;
-
-/// A typical browser navigation request, 720 bytes.
-fn browser_get() -> Vec<u8> {
-    let mut r =
-        b"GET /articles/2024/how-to-write-a-fast-http-server?ref=home&utm_source=feed HTTP/1.1\r\n\
-Host: www.example.com\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
-Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\
-Accept-Language: en-GB,en;q=0.7,fr;q=0.3\r\n\
-Accept-Encoding: gzip, deflate, br, zstd\r\n\
-Referer: https://www.example.com/\r\n\
-Connection: keep-alive\r\n\
-Cookie: session=8f14e45fceea167a5a36dedd4bea2543; theme=dark; consent=yes\r\n\
-Upgrade-Insecure-Requests: 1\r\n\
-Sec-Fetch-Dest: document\r\n\
-Sec-Fetch-Mode: navigate\r\n\
-Sec-Fetch-Site: same-origin\r\n\
-Sec-Fetch-User: ?1\r\n\
-Priority: u=0, i\r\n"
-            .to_vec();
-    // Pad with one more field to exactly 720 bytes, then end the head.
-    let pad = 720 - r.len() - "X-Pad: \r\n\r\n".len();
-    r.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(pad)).as_bytes());
-    assert_eq!(r.len(), 720);
-    r
-}
-
-fn short_get() -> Vec<u8> {
-    b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()
-}
-
-fn large_head() -> Vec<u8> {
-    let mut r = b"GET / HTTP/1.1\r\n".to_vec();
-    let mut i = 0;
-    while r.len() < 32 * 1024 - 600 {
-        r.extend_from_slice(format!("X-Field-{i:03}: {}\r\n", "v".repeat(480)).as_bytes());
-        i += 1;
-    }
-    let pad = 32 * 1024 - r.len() - "X-Pad: \r\n\r\n".len();
-    r.extend_from_slice(format!("X-Pad: {}\r\n\r\n", "p".repeat(pad)).as_bytes());
-    assert_eq!(r.len(), 32 * 1024);
-    r
-}
 
 fn httparse_once(buf: &[u8]) -> usize {
     let mut headers = [httparse::EMPTY_HEADER; 32];

@@ -118,7 +118,6 @@ impl LineChecker {
     }
 
     #[inline]
-    #[inline(always)]
     fn field(
         &mut self,
         field: crate::fields::Field<'_>,
@@ -382,8 +381,9 @@ impl HeadDecoder {
         if method == "PRI" || path.len() > self.limits.max_target_bytes {
             return None;
         }
-        // httparse lets bytes above 0x7E through in a target; we do not.
-        if !http_types::is_valid_target(path.as_bytes()) {
+        // httparse takes a target of `!`..=`~` and bytes above 0x7F; the
+        // latter are not ASCII, which a target must be.
+        if !path.is_ascii() {
             return None;
         }
         let method = Method::from_bytes(method.as_bytes()).ok()?;
@@ -406,19 +406,32 @@ impl HeadDecoder {
         }
         self.lines.request_line =
             Some((method, (t0, t0 + path.len()), Protocol { major: 1, minor }));
+        // httparse hands back slices of `buf`; their offsets are plain
+        // differences, and the head is under 4 GiB (see `new`).
+        let base = buf.as_ptr() as usize;
+        self.lines.fields.reserve(req.headers.len());
         for h in req.headers.iter() {
-            let name_at = offset_in(buf, h.name.as_bytes())?;
-            let value_at = offset_in(buf, h.value)?;
-            if strict && !ends_in_crlf(&buf[value_at + h.value.len()..end]) {
+            let name_at = (h.name.as_ptr() as usize).wrapping_sub(base);
+            let value_at = (h.value.as_ptr() as usize).wrapping_sub(base);
+            let value_end = value_at.wrapping_add(h.value.len());
+            if value_end > end || name_at >= value_at {
                 return None;
             }
-            let field = crate::fields::Field {
-                name: h.name,
-                value: h.value,
-                name_at,
-                value_at,
-            };
-            self.lines.field(field, 0, &self.limits).ok()?;
+            if strict && !ends_in_crlf(&buf[value_end..end]) {
+                return None;
+            }
+            if self.lines.summary.inspect(h.name, h.value).ok()? {
+                self.lines
+                    .summary
+                    .check_so_far(protocol_version(minor), &self.limits)
+                    .ok()?;
+            }
+            self.lines.fields.push(FieldSpan {
+                name_at: name_at as u32,
+                name_len: h.name.len() as u32,
+                value_at: value_at as u32,
+                value_len: h.value.len() as u32,
+            });
         }
         Some(end)
     }
@@ -460,6 +473,10 @@ impl HeadDecoder {
             upgrade,
         })
     }
+}
+
+fn protocol_version(minor: u8) -> HttpVersion {
+    Protocol { major: 1, minor }.version()
 }
 
 /// How long a request line may grow before it is refused with 414: the target

@@ -1,0 +1,41 @@
+//! Runs one head decoder many times on one input, for instruction counts under
+//! `valgrind --tool=callgrind` (steady on a noisy machine, unlike time):
+//! `icount <httparse|codec> <browser|short> <iterations>`.
+
+use std::hint::black_box;
+
+use http_codec::{HeadDecoder, Limits};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (which, input, n) = match args.as_slice() {
+        [_, w, i, n] => (w.as_str(), i.as_str(), n.parse::<usize>().unwrap_or(1000)),
+        _ => {
+            eprintln!("usage: icount <httparse|codec> <browser|short> <iterations>");
+            std::process::exit(2);
+        }
+    };
+    let buf = match input {
+        "browser" => benches::browser_get(),
+        _ => benches::short_get(),
+    };
+    let mut total = 0usize;
+    let mut decoder = HeadDecoder::new(Limits::default());
+    for _ in 0..n {
+        total += match which {
+            "httparse" => {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut req = httparse::Request::new(&mut headers);
+                match req.parse(black_box(&buf)) {
+                    Ok(httparse::Status::Complete(n)) => n,
+                    _ => 0,
+                }
+            }
+            _ => match decoder.decode(black_box(&buf)) {
+                Ok(Some(head)) => black_box(head).len(),
+                _ => 0,
+            },
+        };
+    }
+    println!("{total}");
+}
