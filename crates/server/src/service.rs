@@ -275,6 +275,17 @@ impl HttpService {
         }
     }
 
+    /// Take no more requests: answer those in flight, then close.
+    fn stop_reading(conn: &mut Conn<'_, HttpConn>) {
+        let st = conn.state();
+        st.done_reading = true;
+        if st.in_flight == 0 {
+            conn.close_after_flush();
+        } else if st.last_seq.is_none() {
+            st.last_seq = Some(st.next_seq - 1);
+        }
+    }
+
     /// Decode and dispatch every request the connection may take now.
     fn pump(&mut self, conn: &mut Conn<'_, HttpConn>) {
         let now = conn.now();
@@ -342,13 +353,7 @@ impl HttpService {
         // A peer that has finished sending still gets the responses to what it
         // sent; the connection closes after them.
         if conn.read_closed() {
-            let st = conn.state();
-            st.done_reading = true;
-            if st.in_flight == 0 {
-                conn.close_after_flush();
-            } else if st.last_seq.is_none() {
-                st.last_seq = Some(st.next_seq - 1);
-            }
+            Self::stop_reading(conn);
         }
     }
 
@@ -459,15 +464,7 @@ impl Service for HttpService {
                 self.pump(conn);
             }
             Event::Deadline => self.deadline(conn),
-            Event::Shutdown => {
-                let st = conn.state();
-                st.done_reading = true;
-                if st.in_flight == 0 {
-                    conn.close_after_flush();
-                } else if st.last_seq.is_none() {
-                    st.last_seq = Some(st.next_seq - 1);
-                }
-            }
+            Event::Shutdown => Self::stop_reading(conn),
         }
         self.arm(conn);
     }
