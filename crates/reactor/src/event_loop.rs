@@ -251,6 +251,9 @@ pub struct EventLoop<S: Service> {
     dirty: Vec<ConnId>,
     to_read: Vec<ConnId>,
     to_wake: Vec<ConnId>,
+    /// This turn's ready connections: (id, readable, writable, peer closed),
+    /// kept to reuse its allocation.
+    ready: Vec<(ConnId, bool, bool, bool)>,
     pool: Vec<Vec<u8>>,
     completions: Vec<(ConnId, S::Completion)>,
     /// Accepting stopped at the connection cap.
@@ -308,6 +311,7 @@ impl<S: Service> EventLoop<S> {
             dirty: Vec::new(),
             to_read: Vec::new(),
             to_wake: Vec::new(),
+            ready: Vec::new(),
             pool: Vec::new(),
             completions: Vec::new(),
             at_cap: false,
@@ -402,7 +406,7 @@ impl<S: Service> EventLoop<S> {
 
     fn dispatch_events(&mut self, now: Instant) {
         let mut accept = false;
-        let mut ready: Vec<(ConnId, bool, bool, bool)> = Vec::new();
+        let mut ready = std::mem::take(&mut self.ready);
         for event in self.events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -419,7 +423,7 @@ impl<S: Service> EventLoop<S> {
                 ready.push((id, readable, writable, hup));
             }
         }
-        for (id, readable, writable, hup) in ready {
+        for &(id, readable, writable, hup) in &ready {
             if writable {
                 self.flush(id, now);
             }
@@ -427,6 +431,8 @@ impl<S: Service> EventLoop<S> {
                 self.read(id, now, hup);
             }
         }
+        ready.clear();
+        self.ready = ready;
         if accept {
             self.accept_all(now);
         }
@@ -698,7 +704,7 @@ impl<S: Service> EventLoop<S> {
         // Draining may queue more output (a parked response, say); go round
         // until nothing new is queued.
         while !self.dirty.is_empty() || !self.to_read.is_empty() {
-            let dirty = std::mem::take(&mut self.dirty);
+            let mut dirty = std::mem::take(&mut self.dirty);
             for &id in &dirty {
                 if let Some(e) = self.conns.get_mut(id.index()) {
                     if e.generation == id.generation() {
@@ -706,8 +712,13 @@ impl<S: Service> EventLoop<S> {
                     }
                 }
             }
-            for id in dirty {
+            for &id in &dirty {
                 self.flush(id, now);
+            }
+            // Keep the list's allocation for the next turn.
+            dirty.clear();
+            if self.dirty.is_empty() {
+                self.dirty = dirty;
             }
             while let Some(id) = self.to_read.pop() {
                 self.read(id, now, true);
