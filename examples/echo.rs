@@ -12,7 +12,7 @@
 //! curl -s -d 'hi' 'localhost:7878/echo?x=1'
 //! ```
 
-use mini_async_http::{Request, Response, ResponseBuilder, ServerBuilder};
+use mini_async_http::{Body, Request, Response, ResponseBuilder, ServerBuilder};
 
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
@@ -79,7 +79,7 @@ fn describe(req: &Request) -> String {
 fn handle(req: Request) -> Response {
     let built = if req.path() == "/plaintext" {
         ResponseBuilder::empty_200()
-            .body(&b"Hello, World!"[..])
+            .body(Body::from_static(b"Hello, World!"))
             .content_type("text/plain")
             .build()
     } else {

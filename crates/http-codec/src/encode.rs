@@ -3,7 +3,7 @@
 
 use http_types::{Headers, HttpCode, Request, Response};
 
-use crate::{http_date_now, Framing};
+use crate::{http_date_now, Framing, HTTP_DATE_LEN};
 
 /// What `Connection` header to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,8 +25,12 @@ pub struct EncodeOptions {
     /// The `Connection` header to send. Any `Connection` header of the
     /// response is dropped in favour of it unless this is [`ConnectionHeader::Omit`].
     pub connection: ConnectionHeader,
-    /// Add `Date` (from [`http_date_now`]) unless the response has one.
+    /// Add `Date` unless the response has one: [`date_value`](Self::date_value)
+    /// if given, else [`http_date_now`].
     pub date: bool,
+    /// A `Date` value formatted already (say once per batch of responses),
+    /// which saves a clock read per response.
+    pub date_value: Option<[u8; HTTP_DATE_LEN]>,
     /// Add `Server: <name>` unless the response has one.
     pub server: Option<&'static str>,
     /// The peer understands chunked coding (HTTP/1.1); used for bodies whose
@@ -41,6 +45,7 @@ impl Default for EncodeOptions {
             head_request: false,
             connection: ConnectionHeader::Omit,
             date: true,
+            date_value: None,
             server: None,
             chunked: true,
         }
@@ -127,7 +132,7 @@ pub fn encode_response_head(
     let seen = push_fields(out, headers, opts.connection != ConnectionHeader::Omit);
     if opts.date && !seen.date {
         out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&http_date_now());
+        out.extend_from_slice(&opts.date_value.unwrap_or_else(http_date_now));
         out.extend_from_slice(b"\r\n");
     }
     if let (Some(server), false) = (opts.server, seen.server) {

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
-use http_codec::encode_response;
+use http_codec::{encode_response, http_date_now, EncodeOptions, HTTP_DATE_LEN};
 use http_types::{HttpCode, Response};
 use reactor::Remote;
 
@@ -24,7 +24,7 @@ fn internal_error() -> Response {
 
 /// Run one job: the handler (a panic becomes a 500), then the encoding,
 /// here rather than on the event loop.
-fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> Done {
+fn run(job: Job, handler: &dyn Handler, shared: &Shared, date: [u8; HTTP_DATE_LEN]) -> Done {
     let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
         .unwrap_or_else(|_| internal_error());
     let asked_close = response.headers().get_all("connection").any(|v| {
@@ -34,11 +34,11 @@ fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> Done {
     let close = !job.keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
     let body = response.body().len().unwrap_or(0) as usize;
     let mut bytes = Vec::with_capacity(256 + body);
-    encode_response(
-        &response,
-        &shared.options(job.head_request, close, job.http10),
-        &mut bytes,
-    );
+    let options = EncodeOptions {
+        date_value: Some(date),
+        ..shared.options(job.head_request, close, job.http10)
+    };
+    encode_response(&response, &options, &mut bytes);
     Done {
         seq: job.seq,
         bytes,
@@ -97,19 +97,22 @@ fn work(
         if shared.stopped.load(Ordering::SeqCst) {
             continue;
         }
+        // One clock read for the batch's `Date`, one pair for its timing.
+        let date = http_date_now();
+        let started = Instant::now();
+        let count = batch.len().max(1) as u64;
         for job in batch {
             let (conn, loop_index) = (job.conn, job.loop_index);
-            let started = Instant::now();
-            let response = run(job, handler, shared);
-            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            let average = shared.handler_nanos.load(Ordering::Relaxed);
-            shared
-                .handler_nanos
-                .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
+            let response = run(job, handler, shared, date);
             if let Some(list) = done.get_mut(loop_index) {
                 list.push((conn, response));
             }
         }
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count;
+        let average = shared.handler_nanos.load(Ordering::Relaxed);
+        shared
+            .handler_nanos
+            .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
         for (list, remote) in done.iter_mut().zip(remotes) {
             if !list.is_empty() {
                 remote.complete_all(list.drain(..));

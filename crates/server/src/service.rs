@@ -61,6 +61,7 @@ impl Shared {
     /// Encoding options for a response to a request with these properties.
     pub fn options(&self, head_request: bool, close: bool, http10: bool) -> EncodeOptions {
         EncodeOptions {
+            date_value: None,
             head_request,
             connection: match (close, http10) {
                 (true, _) => ConnectionHeader::Close,
