@@ -12,8 +12,8 @@ use std::fmt;
 /// characters (CR, LF, NUL and the rest, except HTAB), so nothing inserted through
 /// this API can split a message.
 ///
-/// All names and values live in one byte buffer and one entry list, so a map
-/// costs two allocations however many fields it holds.
+/// All names and values live in one byte buffer, so a map costs one
+/// allocation however many fields it holds.
 ///
 /// ```
 /// use http_types::Headers;
@@ -29,18 +29,33 @@ use std::fmt;
 /// ```
 #[derive(Clone, Default)]
 pub struct Headers {
+    /// The fields in order, each a record: name length and value length
+    /// (`u32`, little-endian), then the name, then the value. One buffer, so a
+    /// map costs one allocation however many fields it holds.
     bytes: Vec<u8>,
-    entries: Vec<Entry>,
-    /// Bytes in `bytes` no entry refers to any more.
-    garbage: usize,
+    /// Number of records.
+    count: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    name_at: u32,
-    name_len: u32,
-    value_at: u32,
-    value_len: u32,
+/// Bytes before a record's name: its two lengths.
+const RECORD_HEAD: usize = 8;
+
+/// Where one record lies in [`Headers::bytes`].
+#[derive(Clone, Copy)]
+struct Record {
+    name: usize,
+    name_len: usize,
+    value_len: usize,
+}
+
+impl Record {
+    fn value(&self) -> usize {
+        self.name + self.name_len
+    }
+
+    fn end(&self) -> usize {
+        self.value() + self.value_len
+    }
 }
 
 /// A header name or value that cannot be put on the wire.
@@ -148,48 +163,69 @@ impl Headers {
     /// An empty map with room for `fields` fields totalling `bytes` bytes.
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
         Headers {
-            bytes: Vec::with_capacity(bytes),
-            entries: Vec::with_capacity(fields),
-            garbage: 0,
+            bytes: Vec::with_capacity(bytes + fields * RECORD_HEAD),
+            count: 0,
         }
     }
 
     /// Number of fields (a name that appears twice counts twice).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.count == 0
     }
 
-    /// Remove every field, keeping the allocations.
+    /// Remove every field, keeping the allocation.
     pub fn clear(&mut self) {
         self.bytes.clear();
-        self.entries.clear();
-        self.garbage = 0;
+        self.count = 0;
     }
 
-    fn name_of(&self, e: &Entry) -> &[u8] {
-        &self.bytes[e.name_at as usize..(e.name_at + e.name_len) as usize]
+    /// The record starting at `at`, which must be a record boundary.
+    fn record(&self, at: usize) -> Record {
+        let mut lens = [0u8; RECORD_HEAD];
+        lens.copy_from_slice(&self.bytes[at..at + RECORD_HEAD]);
+        let [a, b, c, d, e, f, g, h] = lens;
+        Record {
+            name: at + RECORD_HEAD,
+            name_len: u32::from_le_bytes([a, b, c, d]) as usize,
+            value_len: u32::from_le_bytes([e, f, g, h]) as usize,
+        }
     }
 
-    fn value_of(&self, e: &Entry) -> &[u8] {
-        &self.bytes[e.value_at as usize..(e.value_at + e.value_len) as usize]
+    /// Every record, in order.
+    fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < self.bytes.len()).then(|| {
+                let r = self.record(at);
+                at = r.end();
+                r
+            })
+        })
     }
 
-    fn matches(&self, e: &Entry, name: &[u8]) -> bool {
-        e.name_len as usize == name.len() && self.name_of(e).eq_ignore_ascii_case(name)
+    fn name_of(&self, r: Record) -> &[u8] {
+        &self.bytes[r.name..r.value()]
+    }
+
+    fn value_of(&self, r: Record) -> &[u8] {
+        &self.bytes[r.value()..r.end()]
+    }
+
+    fn matches(&self, r: Record, name: &[u8]) -> bool {
+        r.name_len == name.len() && self.name_of(r).eq_ignore_ascii_case(name)
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<HeaderValue<'_>> {
         let name = name.as_bytes();
-        self.entries
-            .iter()
-            .find(|e| self.matches(e, name))
-            .map(|e| HeaderValue(self.value_of(e)))
+        self.records()
+            .find(|&r| self.matches(r, name))
+            .map(|r| HeaderValue(self.value_of(r)))
     }
 
     /// The first value of `name` as text, if it is visible ASCII.
@@ -200,10 +236,9 @@ impl Headers {
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = HeaderValue<'a>> + 'a {
         let name = name.as_bytes();
-        self.entries
-            .iter()
-            .filter(move |e| self.matches(e, name))
-            .map(move |e| HeaderValue(self.value_of(e)))
+        self.records()
+            .filter(move |&r| self.matches(r, name))
+            .map(move |r| HeaderValue(self.value_of(r)))
     }
 
     /// Whether `name` is present.
@@ -211,12 +246,16 @@ impl Headers {
         self.get(name).is_some()
     }
 
-    fn push_bytes(&mut self, b: &[u8]) -> Result<(u32, u32), HeaderError> {
-        let at = u32::try_from(self.bytes.len()).map_err(|_| HeaderError::Full)?;
-        let len = u32::try_from(b.len()).map_err(|_| HeaderError::Full)?;
-        at.checked_add(len).ok_or(HeaderError::Full)?;
-        self.bytes.extend_from_slice(b);
-        Ok((at, len))
+    /// The record for a checked `name` and `value`.
+    fn encode_record(name: &[u8], value: &[u8], out: &mut Vec<u8>) -> Result<(), HeaderError> {
+        let name_len = u32::try_from(name.len()).map_err(|_| HeaderError::Full)?;
+        let value_len = u32::try_from(value.len()).map_err(|_| HeaderError::Full)?;
+        out.reserve(RECORD_HEAD + name.len() + value.len());
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&value_len.to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(value);
+        Ok(())
     }
 
     fn checked(name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
@@ -244,88 +283,60 @@ impl Headers {
     ) -> Result<(), HeaderError> {
         let value = value.as_ref();
         Self::checked(name, value)?;
-        let (name_at, name_len) = self.push_bytes(name)?;
-        let (value_at, value_len) = self.push_bytes(value)?;
-        self.entries.push(Entry {
-            name_at,
-            name_len,
-            value_at,
-            value_len,
-        });
+        Self::encode_record(name, value, &mut self.bytes)?;
+        self.count += 1;
         Ok(())
     }
 
     /// Set `name` to `value`: the first field of that name takes the new value
     /// (and the given name case), later ones are removed. Appends when absent.
     pub fn insert(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), HeaderError> {
-        let value = value.as_ref();
-        Self::checked(name.as_bytes(), value)?;
-        let needle = name.as_bytes();
-        match self.entries.iter().position(|e| self.matches(e, needle)) {
-            None => self.append(name, value),
-            Some(first) => {
-                let (name_at, name_len) = self.push_bytes(needle)?;
-                let (value_at, value_len) = self.push_bytes(value)?;
-                let old = self.entries[first];
-                self.garbage += (old.name_len + old.value_len) as usize;
-                self.entries[first] = Entry {
-                    name_at,
-                    name_len,
-                    value_at,
-                    value_len,
-                };
-                self.remove_from(first + 1, needle);
-                self.maybe_compact();
-                Ok(())
-            }
-        }
+        let (needle, value) = (name.as_bytes(), value.as_ref());
+        Self::checked(needle, value)?;
+        let Some(first) = self.records().find(|&r| self.matches(r, needle)) else {
+            Self::encode_record(needle, value, &mut self.bytes)?;
+            self.count += 1;
+            return Ok(());
+        };
+        let mut record = Vec::new();
+        Self::encode_record(needle, value, &mut record)?;
+        let start = first.name - RECORD_HEAD;
+        self.bytes.splice(start..first.end(), record.iter().copied());
+        self.remove_from(start + record.len(), needle);
+        Ok(())
     }
 
-    fn remove_from(&mut self, start: usize, name: &[u8]) -> usize {
-        let mut removed = 0;
-        let mut i = start;
-        while i < self.entries.len() {
-            if self.matches(&self.entries[i], name) {
-                let e = self.entries.remove(i);
-                self.garbage += (e.name_len + e.value_len) as usize;
+    /// Remove the fields named `name` from byte `from` on (a record boundary),
+    /// closing the gaps in one pass.
+    fn remove_from(&mut self, from: usize, name: &[u8]) -> usize {
+        let (mut read, mut write, mut removed) = (from, from, 0);
+        while read < self.bytes.len() {
+            let r = self.record(read);
+            let end = r.end();
+            if self.matches(r, name) {
                 removed += 1;
             } else {
-                i += 1;
+                self.bytes.copy_within(read..end, write);
+                write += end - read;
             }
+            read = end;
         }
+        self.bytes.truncate(write);
+        self.count -= removed;
         removed
     }
 
     /// Remove every field named `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
-        let removed = self.remove_from(0, name.as_bytes());
-        self.maybe_compact();
-        removed
-    }
-
-    fn maybe_compact(&mut self) {
-        if self.garbage <= 1024 || self.garbage * 2 < self.bytes.len() {
-            return;
-        }
-        let mut bytes = Vec::with_capacity(self.bytes.len() - self.garbage);
-        for e in &mut self.entries {
-            let name = &self.bytes[e.name_at as usize..(e.name_at + e.name_len) as usize];
-            let value = &self.bytes[e.value_at as usize..(e.value_at + e.value_len) as usize];
-            // Shrinking cannot overflow what already fitted in u32.
-            e.name_at = bytes.len() as u32;
-            bytes.extend_from_slice(name);
-            e.value_at = bytes.len() as u32;
-            bytes.extend_from_slice(value);
-        }
-        self.bytes = bytes;
-        self.garbage = 0;
+        self.remove_from(0, name.as_bytes())
     }
 
     /// Every field in order, as `(name, value)`.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             headers: self,
-            inner: self.entries.iter(),
+            at: 0,
+            left: self.count,
         }
     }
 }
@@ -333,21 +344,30 @@ impl Headers {
 /// Iterator over [`Headers`], see [`Headers::iter`].
 pub struct Iter<'a> {
     headers: &'a Headers,
-    inner: std::slice::Iter<'a, Entry>,
+    /// Start of the next record.
+    at: usize,
+    /// Records not yet returned.
+    left: usize,
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, HeaderValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let e = self.inner.next()?;
+        if self.left == 0 {
+            return None;
+        }
+        let headers = self.headers;
+        let r = headers.record(self.at);
+        self.at = r.end();
+        self.left -= 1;
         // Names are checked tokens, so always ASCII.
-        let name = std::str::from_utf8(self.headers.name_of(e)).unwrap_or_default();
-        Some((name, HeaderValue(self.headers.value_of(e))))
+        let name = std::str::from_utf8(headers.name_of(r)).unwrap_or_default();
+        Some((name, HeaderValue(headers.value_of(r))))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
+        (self.left, Some(self.left))
     }
 }
 
@@ -449,5 +469,56 @@ mod tests {
         }
         assert_eq!(h.get("x-counter").unwrap(), "9999");
         assert!(h.bytes.len() < 4096, "{}", h.bytes.len());
+    }
+
+    /// A long pseudo-random run of appends, inserts and removes agrees with
+    /// a plain list of pairs.
+    #[test]
+    fn agrees_with_a_list_of_pairs() {
+        let names = ["A", "b", "Content-Type", "x-long-header-name", "B"];
+        let mut model: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut h = Headers::new();
+        let mut seed = 0x9e37_79b9_u32;
+        for step in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let name = names[(seed % 5) as usize];
+            let value = format!("v{step}").repeat((seed >> 8) as usize % 4);
+            match (seed >> 4) % 4 {
+                0 | 1 => {
+                    h.append(name, &value).unwrap();
+                    model.push((name.to_owned(), value.into_bytes()));
+                }
+                2 => {
+                    h.insert(name, &value).unwrap();
+                    let same = |n: &str| n.eq_ignore_ascii_case(name);
+                    match model.iter().position(|(n, _)| same(n)) {
+                        Some(i) => {
+                            model[i] = (name.to_owned(), value.into_bytes());
+                            let mut j = 0;
+                            model.retain(|(n, _)| {
+                                j += 1;
+                                j - 1 <= i || !same(n)
+                            });
+                        }
+                        None => model.push((name.to_owned(), value.into_bytes())),
+                    }
+                }
+                _ => {
+                    let before = model.len();
+                    model.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                    assert_eq!(h.remove(name), before - model.len());
+                }
+            }
+            let got: Vec<(String, Vec<u8>)> = h
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.as_bytes().to_vec()))
+                .collect();
+            assert_eq!(got, model, "step {step}");
+            assert_eq!(h.len(), model.len());
+            let first = model.iter().find(|(n, _)| n.eq_ignore_ascii_case("b"));
+            assert_eq!(h.get("B").map(|v| v.as_bytes().to_vec()), first.map(|p| p.1.clone()));
+        }
     }
 }

@@ -21,12 +21,56 @@ use crate::{Headers, HttpVersion, Method, Protocol};
 #[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     method: Method,
-    target: String,
+    target: Target,
     protocol: Protocol,
     headers: Headers,
     body: Vec<u8>,
     peer_addr: Option<SocketAddr>,
 }
+
+/// Targets up to this long are kept inside the request, with no allocation.
+const INLINE_TARGET: usize = 30;
+
+/// A checked request target (visible ASCII), inline when short, as most are.
+#[derive(Clone)]
+enum Target {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_TARGET],
+    },
+    Heap(Box<str>),
+}
+
+impl Target {
+    fn new(target: &str) -> Target {
+        match u8::try_from(target.len()) {
+            Ok(len) if target.len() <= INLINE_TARGET => {
+                let mut bytes = [0; INLINE_TARGET];
+                bytes[..target.len()].copy_from_slice(target.as_bytes());
+                Target::Inline { len, bytes }
+            }
+            _ => Target::Heap(target.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // A prefix of a `&str` that is all ASCII, so always UTF-8.
+            Target::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Target::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Target) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Target {}
 
 /// A request target that is empty or holds a byte outside visible ASCII.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -44,14 +88,14 @@ pub fn is_valid_target(target: &[u8]) -> bool {
 
 impl Request {
     /// A request with no headers and no body, sent as HTTP/1.1.
-    pub fn new(method: Method, target: impl Into<String>) -> Result<Request, InvalidTarget> {
-        let target = target.into();
+    pub fn new(method: Method, target: impl AsRef<str>) -> Result<Request, InvalidTarget> {
+        let target = target.as_ref();
         if !is_valid_target(target.as_bytes()) {
             return Err(InvalidTarget);
         }
         Ok(Request {
             method,
-            target,
+            target: Target::new(target),
             protocol: Protocol::default(),
             headers: Headers::new(),
             body: Vec::new(),
@@ -67,20 +111,21 @@ impl Request {
     /// The request target exactly as sent (`/a/b?x=1`, `*`, or an absolute URI).
     /// Nim: `url`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.target.as_str()
     }
 
     /// The target without its query: everything before the first `?`.
     pub fn path(&self) -> &str {
-        match self.target.split_once('?') {
+        let target = self.target.as_str();
+        match target.split_once('?') {
             Some((path, _)) => path,
-            None => &self.target,
+            None => target,
         }
     }
 
     /// The raw query: everything after the first `?`, if there is one.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, q)| q)
+        self.target.as_str().split_once('?').map(|(_, q)| q)
     }
 
     /// The query as `application/x-www-form-urlencoded` pairs, percent-decoded
@@ -160,7 +205,7 @@ impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method.as_str())
-            .field("target", &self.target)
+            .field("target", &self.target.as_str())
             .field("protocol", &format_args!("{}", self.protocol))
             .field("headers", &self.headers)
             .field("body", &format_args!("b\"{}\"", self.body.escape_ascii()))
@@ -235,6 +280,16 @@ mod tests {
         check("/a?k=%ff", "/a", Some("k=%ff"), &[("k", "\u{fffd}")]);
         check("/a?x=1?y=2", "/a", Some("x=1?y=2"), &[("x", "1?y=2")]);
         check("http://h/p?q=1", "http://h/p", Some("q=1"), &[("q", "1")]);
+    }
+
+    #[test]
+    fn long_and_short_targets_read_back() {
+        for len in [1, 29, 30, 31, 300] {
+            let target = format!("/{}", "a".repeat(len - 1));
+            let r = Request::new(Method::Get, &target).unwrap();
+            assert_eq!(r.target(), target);
+            assert_eq!(r, Request::new(Method::Get, target.clone()).unwrap());
+        }
     }
 
     #[test]
