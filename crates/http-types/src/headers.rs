@@ -301,7 +301,8 @@ impl Headers {
         let mut record = Vec::new();
         Self::encode_record(needle, value, &mut record)?;
         let start = first.name - RECORD_HEAD;
-        self.bytes.splice(start..first.end(), record.iter().copied());
+        self.bytes
+            .splice(start..first.end(), record.iter().copied());
         self.remove_from(start + record.len(), needle);
         Ok(())
     }
@@ -518,7 +519,10 @@ mod tests {
             assert_eq!(got, model, "step {step}");
             assert_eq!(h.len(), model.len());
             let first = model.iter().find(|(n, _)| n.eq_ignore_ascii_case("b"));
-            assert_eq!(h.get("B").map(|v| v.as_bytes().to_vec()), first.map(|p| p.1.clone()));
+            assert_eq!(
+                h.get("B").map(|v| v.as_bytes().to_vec()),
+                first.map(|p| p.1.clone())
+            );
         }
     }
 }

@@ -34,10 +34,7 @@ const INLINE_TARGET: usize = 30;
 /// A checked request target (visible ASCII), inline when short, as most are.
 #[derive(Clone)]
 enum Target {
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_TARGET],
-    },
+    Inline { len: u8, bytes: [u8; INLINE_TARGET] },
     Heap(Box<str>),
 }
 

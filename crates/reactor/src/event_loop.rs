@@ -18,6 +18,9 @@ use crate::{Buffer, ConnId, Remote};
 const WAKER: Token = Token(usize::MAX);
 /// Rounds of [`Service::end_of_batch`] wakes per batch, at most.
 const MAX_WAKE_ROUNDS: usize = 64;
+/// Drained output vectors up to this capacity are kept for reuse; larger
+/// ones (a big response brought its own) are freed.
+const POOLED_OUTPUT_MAX: usize = 16 * 1024;
 /// Listener `i` has token `LISTENER_BASE - i`.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
@@ -140,6 +143,8 @@ pub struct Conn<'a, S> {
     id: ConnId,
     entry: &'a mut Entry<S>,
     now: Instant,
+    /// The loop's drained output vectors, for output to start in.
+    outputs: &'a mut Vec<Vec<u8>>,
 }
 
 impl<S> Conn<'_, S> {
@@ -177,11 +182,22 @@ impl<S> Conn<'_, S> {
     /// Append output; it is written at the end of the batch, together with
     /// anything else queued, in as few writes as the socket allows.
     pub fn output(&mut self) -> &mut Vec<u8> {
-        &mut self.entry.output
+        let e = &mut *self.entry;
+        if e.output.capacity() == 0 {
+            if let Some(reused) = self.outputs.pop() {
+                e.output = reused;
+            }
+        }
+        &mut e.output
+    }
+
+    /// Queue a copy of `bytes` as output, in a vector the loop reuses.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.output().extend_from_slice(bytes);
     }
 
     /// Queue `bytes` as output, taking the vector itself when nothing else
-    /// is pending (no copy).
+    /// is pending (no copy: for large bodies).
     pub fn send(&mut self, bytes: Vec<u8>) {
         let e = &mut *self.entry;
         if e.output.len() == e.written {
@@ -255,6 +271,8 @@ pub struct EventLoop<S: Service> {
     /// kept to reuse its allocation.
     ready: Vec<(ConnId, bool, bool, bool)>,
     pool: Vec<Vec<u8>>,
+    /// Drained output vectors, empty, for reuse (at most `pool_buffers`).
+    outputs: Vec<Vec<u8>>,
     completions: Vec<(ConnId, S::Completion)>,
     /// Accepting stopped at the connection cap.
     at_cap: bool,
@@ -313,6 +331,7 @@ impl<S: Service> EventLoop<S> {
             to_wake: Vec::new(),
             ready: Vec::new(),
             pool: Vec::new(),
+            outputs: Vec::new(),
             completions: Vec::new(),
             at_cap: false,
             accept_resume: None,
@@ -524,7 +543,12 @@ impl<S: Service> EventLoop<S> {
         }
         let was_reading = entry.reading;
         {
-            let mut conn = Conn { id, entry, now };
+            let mut conn = Conn {
+                id,
+                entry,
+                now,
+                outputs: &mut self.outputs,
+            };
             f(&mut self.service, &mut conn);
         }
         self.settle(id, was_reading);
@@ -666,9 +690,16 @@ impl<S: Service> EventLoop<S> {
                 entry.write_deadline = Some(now + self.config.write_timeout);
             }
         } else {
-            // Drop the drained buffer: an idle connection holds none, and the
-            // next response usually brings its own vector (see `Conn::send`).
-            entry.output = Vec::new();
+            // An idle connection holds no buffer: a small one goes back to
+            // the loop's spares for the next response, a large one is freed.
+            let mut drained = std::mem::take(&mut entry.output);
+            if drained.capacity() > 0
+                && drained.capacity() <= POOLED_OUTPUT_MAX
+                && self.outputs.len() < self.config.pool_buffers
+            {
+                drained.clear();
+                self.outputs.push(drained);
+            }
             entry.written = 0;
             entry.write_deadline = None;
         }

@@ -7,11 +7,11 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
-use http_codec::{encode_response, http_date_now, EncodeOptions, HTTP_DATE_LEN};
+use http_codec::{encode_response, http_date_now, EncodeOptions};
 use http_types::{HttpCode, Response};
-use reactor::Remote;
+use reactor::{ConnId, Remote};
 
-use crate::service::{Done, Job, Shared};
+use crate::service::{Done, Job, Payload, Shared};
 use crate::Handler;
 
 fn internal_error() -> Response {
@@ -22,9 +22,16 @@ fn internal_error() -> Response {
         .unwrap_or_else(|_| Response::new(HttpCode::INTERNAL_SERVER_ERROR))
 }
 
-/// Run one job: the handler (a panic becomes a 500), then the encoding,
-/// here rather than on the event loop.
-fn run(job: Job, handler: &dyn Handler, shared: &Shared, date: [u8; HTTP_DATE_LEN]) -> Done {
+/// Responses with a body this large get a vector of their own, handed to
+/// the connection without a copy.
+const OWN_VECTOR_FROM: usize = 16 * 1024;
+/// A batch buffer stops taking responses at this size (the rest get their
+/// own vectors), which bounds what a worker keeps between batches.
+const BATCH_BUFFER_MAX: usize = 256 * 1024;
+
+/// Run one job's handler (a panic becomes a 500) and settle whether the
+/// connection closes after its response.
+fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response, bool) {
     let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
         .unwrap_or_else(|_| internal_error());
     let asked_close = response.headers().get_all("connection").any(|v| {
@@ -32,17 +39,117 @@ fn run(job: Job, handler: &dyn Handler, shared: &Shared, date: [u8; HTTP_DATE_LE
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
     let close = !job.keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
-    let body = response.body().len().unwrap_or(0) as usize;
-    let mut bytes = Vec::with_capacity(256 + body);
-    let options = EncodeOptions {
-        date_value: Some(date),
-        ..shared.options(job.head_request, close, job.http10)
-    };
-    encode_response(&response, &options, &mut bytes);
-    Done {
-        seq: job.seq,
-        bytes,
-        close,
+    (response, close)
+}
+
+/// Where a response's bytes went.
+enum Draft {
+    Owned(Vec<u8>),
+    /// A range of the batch buffer.
+    Range(std::ops::Range<usize>),
+}
+
+/// Responses for one connection, consecutive.
+struct Item {
+    conn: ConnId,
+    seq: u64,
+    count: u64,
+    close: bool,
+    bytes: Draft,
+}
+
+/// What a worker builds for one event loop during a batch: the small
+/// responses back to back in one buffer, so a batch costs no allocation per
+/// response and a connection's pipelined responses leave as one range.
+#[derive(Default)]
+struct Outbox {
+    /// Reused when the loop has let go of every range of the last batch.
+    buffer: Arc<Vec<u8>>,
+    items: Vec<Item>,
+}
+
+impl Outbox {
+    /// Get the buffer ready for a batch: the old one if nobody else holds
+    /// it, else a fresh one.
+    fn begin(&mut self) {
+        match Arc::get_mut(&mut self.buffer) {
+            Some(buffer) if buffer.capacity() <= BATCH_BUFFER_MAX + OWN_VECTOR_FROM => {
+                buffer.clear()
+            }
+            _ => self.buffer = Arc::new(Vec::new()),
+        }
+    }
+
+    /// Encode a response, joining it to the previous item when that is the
+    /// same connection's response just before it.
+    fn push(
+        &mut self,
+        conn: ConnId,
+        seq: u64,
+        close: bool,
+        response: &Response,
+        options: &EncodeOptions,
+    ) {
+        let body = response.body().len().unwrap_or(0) as usize;
+        let batch = Arc::get_mut(&mut self.buffer)
+            .filter(|b| body < OWN_VECTOR_FROM && b.len() < BATCH_BUFFER_MAX);
+        let Some(buffer) = batch else {
+            let mut bytes = Vec::with_capacity(256 + body);
+            encode_response(response, options, &mut bytes);
+            self.items.push(Item {
+                conn,
+                seq,
+                count: 1,
+                close,
+                bytes: Draft::Owned(bytes),
+            });
+            return;
+        };
+        let start = buffer.len();
+        encode_response(response, options, buffer);
+        let end = buffer.len();
+        if let Some(last) = self.items.last_mut() {
+            if let Draft::Range(range) = &mut last.bytes {
+                if last.conn == conn
+                    && !last.close
+                    && last.seq + last.count == seq
+                    && range.end == start
+                {
+                    range.end = end;
+                    last.count += 1;
+                    last.close = close;
+                    return;
+                }
+            }
+        }
+        self.items.push(Item {
+            conn,
+            seq,
+            count: 1,
+            close,
+            bytes: Draft::Range(start..end),
+        });
+    }
+
+    /// Hand this batch's responses to the loop, with one wake-up.
+    fn send(&mut self, remote: &Remote<Done>) {
+        if self.items.is_empty() {
+            return;
+        }
+        let buffer = &self.buffer;
+        remote.complete_all(self.items.drain(..).map(|item| {
+            let bytes = match item.bytes {
+                Draft::Owned(bytes) => Payload::Owned(bytes),
+                Draft::Range(range) => Payload::Shared(Arc::clone(buffer), range),
+            };
+            let done = Done {
+                seq: item.seq,
+                count: item.count,
+                bytes,
+                close: item.close,
+            };
+            (item.conn, done)
+        }));
     }
 }
 
@@ -76,7 +183,7 @@ fn work(
     remotes: &[Remote<Done>],
     shared: &Shared,
 ) {
-    let mut done: Vec<Vec<(reactor::ConnId, Done)>> = remotes.iter().map(|_| Vec::new()).collect();
+    let mut outboxes: Vec<Outbox> = remotes.iter().map(|_| Outbox::default()).collect();
     loop {
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
         let batch = jobs.recv();
@@ -101,11 +208,19 @@ fn work(
         let date = http_date_now();
         let started = Instant::now();
         let count = batch.len().max(1) as u64;
+        for outbox in &mut outboxes {
+            outbox.begin();
+        }
         for job in batch {
-            let (conn, loop_index) = (job.conn, job.loop_index);
-            let response = run(job, handler, shared, date);
-            if let Some(list) = done.get_mut(loop_index) {
-                list.push((conn, response));
+            let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
+            let (head_request, http10) = (job.head_request, job.http10);
+            let (response, close) = run(job, handler, shared);
+            let options = EncodeOptions {
+                date_value: Some(date),
+                ..shared.options(head_request, close, http10)
+            };
+            if let Some(outbox) = outboxes.get_mut(loop_index) {
+                outbox.push(conn, seq, close, &response, &options);
             }
         }
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count;
@@ -113,10 +228,8 @@ fn work(
         shared
             .handler_nanos
             .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
-        for (list, remote) in done.iter_mut().zip(remotes) {
-            if !list.is_empty() {
-                remote.complete_all(list.drain(..));
-            }
+        for (outbox, remote) in outboxes.iter_mut().zip(remotes) {
+            outbox.send(remote);
         }
     }
 }

@@ -26,11 +26,23 @@ pub(crate) struct Job {
     pub http10: bool,
 }
 
-/// A response on its way back, encoded.
+/// Encoded responses on their way back: `count` consecutive responses of one
+/// connection, from sequence number `seq` on.
 pub(crate) struct Done {
     pub seq: u64,
-    pub bytes: Vec<u8>,
+    pub count: u64,
+    pub bytes: Payload,
+    /// The connection closes after the last of them.
     pub close: bool,
+}
+
+/// The bytes of a [`Done`].
+pub(crate) enum Payload {
+    /// A vector of its own, handed to the connection as it is (large bodies).
+    Owned(Vec<u8>),
+    /// A range of a buffer a worker filled with a whole batch's responses,
+    /// copied into the connection's reused output vector.
+    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
 }
 
 /// What every loop and worker of a server shares.
@@ -186,7 +198,8 @@ impl HttpService {
             conn,
             Done {
                 seq,
-                bytes,
+                count: 1,
+                bytes: Payload::Owned(bytes),
                 close: true,
             },
         );
@@ -260,13 +273,20 @@ impl HttpService {
         let mut next = Some(done);
         while let Some(done) = next {
             let st = conn.state();
-            st.next_out += 1;
-            st.in_flight = st.in_flight.saturating_sub(1);
-            let last = done.close || st.last_seq == Some(done.seq);
+            st.next_out += done.count;
+            st.in_flight = st.in_flight.saturating_sub(done.count as usize);
+            let last = done.close || st.last_seq.is_some_and(|l| l < st.next_out);
             if done.close {
                 st.done_reading = true;
             }
-            conn.send(done.bytes);
+            match done.bytes {
+                Payload::Owned(bytes) => conn.send(bytes),
+                Payload::Shared(buffer, range) => {
+                    if let Some(bytes) = buffer.get(range) {
+                        conn.write(bytes);
+                    }
+                }
+            }
             if last {
                 conn.close_after_flush();
                 return;

@@ -38,6 +38,38 @@ fn pipelined_requests_are_answered_in_order() {
     server.shutdown();
 }
 
+/// Slow handlers spread a batch over several workers, so groups of
+/// responses come back out of order and wait for the ones before them.
+#[test]
+fn pipelined_responses_from_several_workers_keep_their_order() {
+    let handler = |req: Request| {
+        let n: u64 = req.path().trim_start_matches('/').parse().unwrap_or(0);
+        std::thread::sleep(Duration::from_micros((n * 7919) % 3 * 400));
+        ResponseBuilder::empty_200()
+            .body(req.path().to_owned())
+            .build()
+            .unwrap()
+    };
+    let server = start(ServerBuilder::new().workers(4), handler);
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| Client::connect(server.local_addr()))
+        .collect();
+    for round in 0..3 {
+        for c in &mut clients {
+            let wire: Vec<u8> = (0..40)
+                .flat_map(|i| get(&format!("/{}", round * 40 + i)))
+                .collect();
+            c.send(&wire);
+        }
+        for c in &mut clients {
+            for i in 0..40 {
+                assert_eq!(body(&c.response()), format!("/{}", round * 40 + i));
+            }
+        }
+    }
+    server.shutdown();
+}
+
 #[test]
 fn http10_with_and_without_keep_alive() {
     let server = start(ServerBuilder::new(), hello);
