@@ -5,7 +5,9 @@
 //! `{"method", "uri", "version", "headers": [[name, value], ...], "body": <base64>, "body_len"}`.
 //!
 //! `--delay-ms N` makes every handler block for N milliseconds first, as a
-//! database call would (for load tests of the worker pool).
+//! database call would (for load tests of the worker pool). `--on-loop` runs
+//! the handlers on the event-loop thread instead of the worker pool
+//! (`ServerBuilder::handlers_on_loop`).
 //!
 //! ```text
 //! cargo run --release --example echo -- --addr 127.0.0.1:7878 --workers 4
@@ -95,8 +97,13 @@ fn main() {
     let mut addr = "127.0.0.1:7878".to_owned();
     let mut workers = std::thread::available_parallelism().map_or(4, |n| n.get());
     let mut delay = std::time::Duration::ZERO;
+    let mut on_loop = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--on-loop" {
+            on_loop = true;
+            continue;
+        }
         let value = args.next();
         let number = value.as_deref().and_then(|v| v.parse::<u64>().ok());
         match (arg.as_str(), value.as_deref(), number) {
@@ -104,7 +111,9 @@ fn main() {
             ("--workers", _, Some(n)) if n > 0 => workers = n as usize,
             ("--delay-ms", _, Some(ms)) => delay = std::time::Duration::from_millis(ms),
             _ => {
-                eprintln!("usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N]");
+                eprintln!(
+                    "usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N] [--on-loop]"
+                );
                 std::process::exit(2);
             }
         }
@@ -118,11 +127,17 @@ fn main() {
     match ServerBuilder::new()
         .bind(addr)
         .workers(workers)
+        .handlers_on_loop(on_loop)
         .start(handler)
     {
         Ok(handle) => {
+            let runs = if on_loop {
+                "handlers on the event loop".to_owned()
+            } else {
+                format!("{workers} workers")
+            };
             println!(
-                "echo listening on http://{} with {workers} workers",
+                "echo listening on http://{} with {runs}",
                 handle.local_addr()
             );
             handle.wait();

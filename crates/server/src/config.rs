@@ -57,6 +57,15 @@ pub struct ServerConfig {
     pub server_name: &'static str,
     /// `SO_REUSEPORT` on the listener.
     pub reuse_port: bool,
+    /// Run the handler on the event-loop thread that read the request,
+    /// instead of on the worker pool. Default: off.
+    ///
+    /// This saves the hand-off to a worker and back (a wake-up each way), so
+    /// it costs less CPU per request, but while a handler runs, no other
+    /// connection of its loop is served: turn it on only for handlers that
+    /// never block (no file, database or network calls, no locks held long).
+    /// No worker threads are started; [`workers`](Self::workers) is ignored.
+    pub handlers_on_loop: bool,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +84,7 @@ impl Default for ServerConfig {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             server_name: "mini-async-http",
             reuse_port: false,
+            handlers_on_loop: false,
         }
     }
 }

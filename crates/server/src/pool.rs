@@ -31,7 +31,7 @@ const BATCH_BUFFER_MAX: usize = 256 * 1024;
 
 /// Run one job's handler (a panic becomes a 500) and settle whether the
 /// connection closes after its response.
-fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response, bool) {
+pub(crate) fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response, bool) {
     let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
         .unwrap_or_else(|_| internal_error());
     let asked_close = response.headers().get_all("connection").any(|v| {

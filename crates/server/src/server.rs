@@ -125,6 +125,8 @@ impl ServerBuilder {
         server_name: &'static str,
         /// See [`ServerConfig::reuse_port`].
         reuse_port: bool,
+        /// See [`ServerConfig::handlers_on_loop`].
+        handlers_on_loop: bool,
     }
 
     fn check(&self) -> Result<(), ServerError> {
@@ -196,7 +198,12 @@ impl ServerBuilder {
         // Batches of jobs; the bound on queued jobs is kept by the loops
         // (`Shared::queued`), so the channel itself need not be bounded.
         let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-        let workers = config.workers;
+        let workers = if config.handlers_on_loop {
+            0
+        } else {
+            config.workers
+        };
+        let on_loop = config.handlers_on_loop.then(|| Arc::clone(&handler));
         let loops = config.event_loops;
         let shared = Arc::new(Shared {
             config,
@@ -223,6 +230,7 @@ impl ServerBuilder {
                 jobs: jobs_tx.clone(),
                 pending: Vec::new(),
                 stalled: VecDeque::new(),
+                on_loop: on_loop.clone(),
             };
             let (event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
             event_loops.push(event_loop);

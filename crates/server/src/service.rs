@@ -13,7 +13,7 @@ use http_codec::{
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
 
-use crate::ServerConfig;
+use crate::{Handler, ServerConfig};
 
 /// A request on its way to a worker.
 pub(crate) struct Job {
@@ -120,6 +120,9 @@ pub(crate) struct HttpService {
     pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
     pub stalled: VecDeque<ConnId>,
+    /// The handler, when it runs here rather than on the worker pool
+    /// ([`ServerConfig::handlers_on_loop`]).
+    pub on_loop: Option<Arc<dyn Handler>>,
 }
 
 /// Whether `host` is a valid `Host` value: `uri-host [":" port]`
@@ -214,6 +217,11 @@ impl HttpService {
     /// Add a job to this batch, or keep it for later if the worker queue is
     /// full.
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
+        if let Some(handler) = &self.on_loop {
+            let handler = Arc::clone(handler);
+            self.run_here(conn, job, &*handler);
+            return;
+        }
         if self.room() == 0 {
             // Ask the workers for a wake-up, then look again, so that room
             // made between the two is not missed.
@@ -231,6 +239,28 @@ impl HttpService {
             st.waiting = true;
             self.stalled.push_back(id);
         }
+    }
+
+    /// Run the handler now, on this thread, and queue its response.
+    fn run_here(&self, conn: &mut Conn<'_, HttpConn>, job: Job, handler: &dyn Handler) {
+        let (seq, head_request, http10) = (job.seq, job.head_request, job.http10);
+        let (response, close) = crate::pool::run(job, handler, &self.shared);
+        let options = self.shared.options(head_request, close, http10);
+        if conn.is_closing() || conn.state().next_out != seq {
+            let mut bytes = Vec::new();
+            encode_response(&response, &options, &mut bytes);
+            let bytes = Payload::Owned(bytes);
+            let done = Done {
+                seq,
+                count: 1,
+                bytes,
+                close,
+            };
+            self.complete(conn, done);
+            return;
+        }
+        encode_response(&response, &options, conn.output());
+        self.wrote(conn, seq, 1, close);
     }
 
     /// Send this batch's jobs: to one worker when handlers are quick (one
@@ -272,13 +302,6 @@ impl HttpService {
         }
         let mut next = Some(done);
         while let Some(done) = next {
-            let st = conn.state();
-            st.next_out += done.count;
-            st.in_flight = st.in_flight.saturating_sub(done.count as usize);
-            let last = done.close || st.last_seq.is_some_and(|l| l < st.next_out);
-            if done.close {
-                st.done_reading = true;
-            }
             match done.bytes {
                 Payload::Owned(bytes) => conn.send(bytes),
                 Payload::Shared(buffer, range) => {
@@ -287,13 +310,29 @@ impl HttpService {
                     }
                 }
             }
-            if last {
-                conn.close_after_flush();
+            if !self.wrote(conn, done.seq, done.count, done.close) {
                 return;
             }
             let st = conn.state();
             next = st.parked.remove(&st.next_out);
         }
+    }
+
+    /// Account for `count` responses from `seq` on, just queued. Returns
+    /// whether the connection goes on after them.
+    fn wrote(&self, conn: &mut Conn<'_, HttpConn>, seq: u64, count: u64, close: bool) -> bool {
+        let st = conn.state();
+        debug_assert_eq!(seq, st.next_out);
+        st.next_out += count;
+        st.in_flight = st.in_flight.saturating_sub(count as usize);
+        if close {
+            st.done_reading = true;
+        }
+        if close || st.last_seq.is_some_and(|l| l < st.next_out) {
+            conn.close_after_flush();
+            return false;
+        }
+        true
     }
 
     /// Take no more requests: answer those in flight, then close.

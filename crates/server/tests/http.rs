@@ -596,3 +596,40 @@ fn at_the_connection_cap_new_connections_wait_their_turn() {
     assert_eq!(body(&waiting.response()), "/waiting ");
     server.shutdown();
 }
+
+/// With handlers on the event loop: keep-alive, pipelining with a close in
+/// the middle, a refused request, a body, and a panicking handler.
+#[test]
+fn handlers_on_the_loop_serve_the_same_protocol() {
+    let handler = |req: Request| {
+        if req.path() == "/panic" {
+            panic!("handler bug");
+        }
+        echo(req)
+    };
+    let server = start(ServerBuilder::new().handlers_on_loop(true), handler);
+    let addr = server.local_addr();
+    let mut c = Client::connect(addr);
+    for i in 0..50 {
+        c.send(&post(&format!("/{i}"), "x"));
+        assert_eq!(body(&c.response()), format!("/{i} x"));
+    }
+    let mut wire: Vec<u8> = (0..20).flat_map(|i| get(&format!("/{i}"))).collect();
+    wire.extend_from_slice(b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    wire.extend_from_slice(&get("/never"));
+    c.send(&wire);
+    for i in 0..20 {
+        assert_eq!(body(&c.response()), format!("/{i} "));
+    }
+    assert_eq!(body(&c.response()), "/last ");
+    assert!(c.closed(), "/never must not be answered");
+
+    let mut c = Client::connect(addr);
+    c.send(&get("/panic"));
+    assert_eq!(c.response().status().as_u16(), 500);
+    let mut c = Client::connect(addr);
+    c.send(b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(c.response().status().as_u16(), 400, "no Host");
+    assert!(c.closed());
+    server.shutdown();
+}
