@@ -23,8 +23,11 @@ struct Contender {
     binary: PathBuf,
     /// Serves the echo contract with large bodies.
     echoes: bool,
-    /// Honours `--delay-ms`.
+    /// Honours `--delay-ms` (a contender without it skips the blocking
+    /// scenario).
     delays: bool,
+    /// Extra arguments.
+    args: &'static [&'static str],
 }
 
 /// Peers: (name shown, binary in `bench/peers/target/release/`, echoes
@@ -236,13 +239,15 @@ impl Drop for Server {
     }
 }
 
-fn start_server(binary: &Path, s: &Scenario) -> Result<Server, String> {
+fn start_server(c: &Contender, s: &Scenario) -> Result<Server, String> {
+    let binary = &c.binary;
     if !binary.exists() {
         return Err(format!("{} is missing", binary.display()));
     }
     let mut child = pinned(0, binary)
         .args(["--addr", "127.0.0.1:0", "--workers", &s.workers.to_string()])
         .args(["--delay-ms", &s.delay_ms.to_string()])
+        .args(c.args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -584,6 +589,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         binary: root.join("target/release/examples/echo"),
         echoes: true,
         delays: true,
+        args: &[],
     }];
     if opts.compare {
         let peers = root.join("bench/peers");
@@ -595,12 +601,22 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         if !status.success() {
             return Err("building bench/peers failed".into());
         }
+        // The opt-in mode with handlers on the event loop; a handler that
+        // blocks has no place there, so it skips the blocking scenario.
+        contenders.push(Contender {
+            name: "mini-async-http on-loop",
+            binary: root.join("target/release/examples/echo"),
+            echoes: true,
+            delays: false,
+            args: &["--on-loop"],
+        });
         for &(name, binary, echoes, delays) in PEERS {
             contenders.push(Contender {
                 name,
                 binary: peers.join("target/release").join(binary),
                 echoes,
                 delays,
+                args: &[],
             });
         }
     }
@@ -622,7 +638,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                     round + 1,
                     opts.rounds
                 );
-                let server = start_server(&c.binary, s)?;
+                let server = start_server(c, s)?;
                 let sample = match s.kind {
                     Kind::Idle => run_idle(&server, opts.idle_connections)?,
                     kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,

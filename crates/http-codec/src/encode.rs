@@ -81,8 +81,8 @@ fn push_hex(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-fn is(name: &str, lower: &str) -> bool {
-    name.len() == lower.len() && name.eq_ignore_ascii_case(lower)
+fn is(name: &[u8], lower: &str) -> bool {
+    name.len() == lower.len() && name.eq_ignore_ascii_case(lower.as_bytes())
 }
 
 /// Which of the fields the encoder manages a header list already had.
@@ -96,7 +96,7 @@ struct Seen {
 /// when `drop_connection`, `Connection`.
 fn push_fields(out: &mut Vec<u8>, headers: &Headers, drop_connection: bool) -> Seen {
     let mut seen = Seen::default();
-    for (name, value) in headers {
+    for (name, value) in headers.iter_bytes() {
         match name.len() {
             14 if is(name, "content-length") => continue,
             17 if is(name, "transfer-encoding") => continue,
@@ -105,7 +105,7 @@ fn push_fields(out: &mut Vec<u8>, headers: &Headers, drop_connection: bool) -> S
             6 if is(name, "server") => seen.server = true,
             _ => {}
         }
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");

@@ -11,7 +11,7 @@ use http_codec::{encode_response, http_date_now, EncodeOptions};
 use http_types::{HttpCode, Response};
 use reactor::{ConnId, Remote};
 
-use crate::service::{Done, Job, Payload, Shared};
+use crate::service::{Done, Job, Payload, Shared, SPARE_BATCHES, SPARE_BATCH_MAX};
 use crate::Handler;
 
 fn internal_error() -> Response {
@@ -211,7 +211,8 @@ fn work(
         for outbox in &mut outboxes {
             outbox.begin();
         }
-        for job in batch {
+        let mut batch = batch;
+        for job in batch.drain(..) {
             let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
             let (head_request, http10) = (job.head_request, job.http10);
             let (response, close) = run(job, handler, shared);
@@ -230,6 +231,13 @@ fn work(
             .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
         for (outbox, remote) in outboxes.iter_mut().zip(remotes) {
             outbox.send(remote);
+        }
+        if batch.capacity() <= SPARE_BATCH_MAX {
+            if let Ok(mut spares) = shared.spare_batches.lock() {
+                if spares.len() < SPARE_BATCHES {
+                    spares.push(batch);
+                }
+            }
         }
     }
 }

@@ -213,6 +213,7 @@ impl ServerBuilder {
             queued: std::sync::atomic::AtomicUsize::new(0),
             idle_workers: std::sync::atomic::AtomicUsize::new(0),
             handler_nanos: std::sync::atomic::AtomicU64::new(0),
+            spare_batches: std::sync::Mutex::new(Vec::new()),
         });
         // Every loop listens on the same socket (a clone each): the kernel
         // wakes them all and whichever accepts first gets the connection.
