@@ -31,14 +31,110 @@ use std::fmt;
 pub struct Headers {
     /// The fields in order, each a record: name length and value length
     /// (`u32`, little-endian), then the name, then the value. One buffer, so a
-    /// map costs one allocation however many fields it holds.
-    bytes: Vec<u8>,
+    /// map costs at most one allocation however many fields it holds, and
+    /// none while the records fit inline.
+    bytes: Store,
     /// Number of records.
     count: usize,
 }
 
 /// Bytes before a record's name: its two lengths.
 const RECORD_HEAD: usize = 8;
+
+/// Record bytes kept inside the map before it allocates: room for a field
+/// or two (`Host: example.com`, `Content-Type: text/html; charset=utf-8`).
+const INLINE: usize = 54;
+
+/// The records' bytes: inline while they fit, then in a vector.
+#[derive(Clone)]
+enum Store {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Vec<u8>),
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::Inline {
+            len: 0,
+            bytes: [0; INLINE],
+        }
+    }
+}
+
+impl Store {
+    fn with_capacity(n: usize) -> Store {
+        if n <= INLINE {
+            Store::default()
+        } else {
+            Store::Heap(Vec::with_capacity(n))
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Store::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Store::Heap(v) => v,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Store::Inline { len, .. } => *len = 0,
+            Store::Heap(v) => v.clear(),
+        }
+    }
+
+    /// Replace `range` with `parts`, one after the other.
+    fn replace(&mut self, range: std::ops::Range<usize>, parts: &[&[u8]]) {
+        let added: usize = parts.iter().map(|p| p.len()).sum();
+        let new_len = self.len() - range.len() + added;
+        match self {
+            Store::Inline { len, bytes } if new_len <= INLINE => {
+                let old = usize::from(*len);
+                bytes.copy_within(range.end..old, range.start + added);
+                let mut at = range.start;
+                for part in parts {
+                    bytes[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+                // `new_len <= INLINE`, which fits in a u8.
+                *len = new_len as u8;
+            }
+            Store::Inline { len, bytes } => {
+                let mut v = Vec::with_capacity(new_len.max(2 * INLINE));
+                v.extend_from_slice(&bytes[..range.start]);
+                for part in parts {
+                    v.extend_from_slice(part);
+                }
+                v.extend_from_slice(&bytes[range.end..usize::from(*len)]);
+                *self = Store::Heap(v);
+            }
+            Store::Heap(v) => {
+                v.splice(range, parts.iter().flat_map(|p| p.iter().copied()));
+            }
+        }
+    }
+
+    /// Move the bytes in `range` to start at `dest`.
+    fn copy_within(&mut self, range: std::ops::Range<usize>, dest: usize) {
+        match self {
+            Store::Inline { bytes, .. } => bytes.copy_within(range, dest),
+            Store::Heap(v) => v.copy_within(range, dest),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            // Truncating never lengthens: `n` fits where `len` did.
+            Store::Inline { len, .. } => *len = (*len).min(n as u8),
+            Store::Heap(v) => v.truncate(n),
+        }
+    }
+}
 
 /// Where one record lies in [`Headers::bytes`].
 #[derive(Clone, Copy)]
@@ -184,7 +280,7 @@ impl Headers {
     /// An empty map with room for `fields` fields totalling `bytes` bytes.
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
         Headers {
-            bytes: Vec::with_capacity(bytes + fields * RECORD_HEAD),
+            bytes: Store::with_capacity(bytes + fields * RECORD_HEAD),
             count: 0,
         }
     }
@@ -208,7 +304,7 @@ impl Headers {
     /// The record starting at `at`, which must be a record boundary.
     fn record(&self, at: usize) -> Record {
         let mut lens = [0u8; RECORD_HEAD];
-        lens.copy_from_slice(&self.bytes[at..at + RECORD_HEAD]);
+        lens.copy_from_slice(&self.bytes.as_slice()[at..at + RECORD_HEAD]);
         let [a, b, c, d, e, f, g, h] = lens;
         Record {
             name: at + RECORD_HEAD,
@@ -230,11 +326,11 @@ impl Headers {
     }
 
     fn name_of(&self, r: Record) -> &[u8] {
-        &self.bytes[r.name..r.value()]
+        &self.bytes.as_slice()[r.name..r.value()]
     }
 
     fn value_of(&self, r: Record) -> &[u8] {
-        &self.bytes[r.value()..r.end()]
+        &self.bytes.as_slice()[r.value()..r.end()]
     }
 
     fn matches(&self, r: Record, name: &[u8]) -> bool {
@@ -267,15 +363,28 @@ impl Headers {
         self.get(name).is_some()
     }
 
-    /// The record for a checked `name` and `value`.
-    fn encode_record(name: &[u8], value: &[u8], out: &mut Vec<u8>) -> Result<(), HeaderError> {
+    /// Put the record for a checked `name` and `value` in place of the bytes
+    /// in `range`; returns the record's length.
+    fn put_record(
+        &mut self,
+        range: std::ops::Range<usize>,
+        name: &[u8],
+        value: &[u8],
+    ) -> Result<usize, HeaderError> {
         let name_len = u32::try_from(name.len()).map_err(|_| HeaderError::Full)?;
         let value_len = u32::try_from(value.len()).map_err(|_| HeaderError::Full)?;
-        out.reserve(RECORD_HEAD + name.len() + value.len());
-        out.extend_from_slice(&name_len.to_le_bytes());
-        out.extend_from_slice(&value_len.to_le_bytes());
-        out.extend_from_slice(name);
-        out.extend_from_slice(value);
+        let mut lens = [0u8; RECORD_HEAD];
+        lens[..4].copy_from_slice(&name_len.to_le_bytes());
+        lens[4..].copy_from_slice(&value_len.to_le_bytes());
+        self.bytes.replace(range, &[&lens, name, value]);
+        Ok(RECORD_HEAD + name.len() + value.len())
+    }
+
+    /// Add the record for a checked field at the end.
+    fn push_record(&mut self, name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
+        let end = self.bytes.len();
+        self.put_record(end..end, name, value)?;
+        self.count += 1;
         Ok(())
     }
 
@@ -304,9 +413,7 @@ impl Headers {
     ) -> Result<(), HeaderError> {
         let value = value.as_ref();
         Self::checked(name, value)?;
-        Self::encode_record(name, value, &mut self.bytes)?;
-        self.count += 1;
-        Ok(())
+        self.push_record(name, value)
     }
 
     /// Set `name` to `value`: the first field of that name takes the new value
@@ -315,16 +422,11 @@ impl Headers {
         let (needle, value) = (name.as_bytes(), value.as_ref());
         Self::checked(needle, value)?;
         let Some(first) = self.records().find(|&r| self.matches(r, needle)) else {
-            Self::encode_record(needle, value, &mut self.bytes)?;
-            self.count += 1;
-            return Ok(());
+            return self.push_record(needle, value);
         };
-        let mut record = Vec::new();
-        Self::encode_record(needle, value, &mut record)?;
         let start = first.name - RECORD_HEAD;
-        self.bytes
-            .splice(start..first.end(), record.iter().copied());
-        self.remove_from(start + record.len(), needle);
+        let written = self.put_record(start..first.end(), needle, value)?;
+        self.remove_from(start + written, needle);
         Ok(())
     }
 
