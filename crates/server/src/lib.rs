@@ -39,6 +39,7 @@
 mod config;
 mod handler;
 mod pool;
+mod queue;
 mod server;
 mod service;
 

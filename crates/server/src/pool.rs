@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::Receiver;
 use http_codec::{encode_response, http_date_now, EncodeOptions};
 use http_types::{HttpCode, Response};
 use reactor::{ConnId, Remote};
 
+use crate::queue::Receiver;
 use crate::service::{Done, Job, Payload, Shared, SPARE_BATCHES, SPARE_BATCH_MAX};
 use crate::Handler;
 
@@ -188,7 +188,7 @@ fn work(
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
         let batch = jobs.recv();
         shared.idle_workers.fetch_sub(1, Ordering::SeqCst);
-        let Ok(batch) = batch else {
+        let Some(batch) = batch else {
             return;
         };
         shared.queued.fetch_sub(batch.len(), Ordering::SeqCst);

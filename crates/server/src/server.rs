@@ -197,7 +197,7 @@ impl ServerBuilder {
         };
         // Batches of jobs; the bound on queued jobs is kept by the loops
         // (`Shared::queued`), so the channel itself need not be bounded.
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let (jobs_tx, jobs_rx) = crate::queue::queue();
         let workers = if config.handlers_on_loop {
             0
         } else {

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
 use http_codec::{
     encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
 
+use crate::queue::Sender;
 use crate::{Handler, ServerConfig};
 
 /// A request on its way to a worker.
@@ -294,11 +294,10 @@ impl HttpService {
         let size = n.div_ceil(parts);
         while jobs.len() > size {
             let rest = jobs.split_off(size);
-            // Only fails once the workers are gone, when the server stops.
-            let _ = self.jobs.send(jobs);
+            self.jobs.send(jobs);
             jobs = rest;
         }
-        let _ = self.jobs.send(jobs);
+        self.jobs.send(jobs);
     }
 
     /// Write a finished response if it is next, else park it.

@@ -1,0 +1,150 @@
+//! The queue of job batches from the event loops to the workers: a mutex, a
+//! condition variable and a list.
+//!
+//! A worker with nothing to do sleeps at once, without spinning or yielding
+//! first: on a busy machine a spinning worker only takes time from the thread
+//! that is about to give it work. A sender pays for a wake-up only when a
+//! worker is asleep. The loops bound how many jobs are queued
+//! (`Shared::queued`), so the list needs no bound of its own.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+struct Queue<T> {
+    inner: Mutex<Inner<T>>,
+    ready: Condvar,
+}
+
+struct Inner<T> {
+    items: VecDeque<T>,
+    /// Live senders; at zero, receivers stop once the list is empty.
+    senders: usize,
+    /// Receivers asleep on `ready`.
+    sleeping: usize,
+}
+
+impl<T> Queue<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        // A panic while holding the lock leaves a valid list behind.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The sending side; the queue closes when the last clone is dropped.
+pub(crate) struct Sender<T>(Arc<Queue<T>>);
+
+/// The receiving side.
+pub(crate) struct Receiver<T>(Arc<Queue<T>>);
+
+/// A new, open queue.
+pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
+    let q = Arc::new(Queue {
+        inner: Mutex::new(Inner {
+            items: VecDeque::new(),
+            senders: 1,
+            sleeping: 0,
+        }),
+        ready: Condvar::new(),
+    });
+    (Sender(Arc::clone(&q)), Receiver(q))
+}
+
+impl<T> Sender<T> {
+    /// Add an item, waking one sleeping receiver if there is one.
+    pub fn send(&self, item: T) {
+        let wake = {
+            let mut inner = self.0.lock();
+            inner.items.push_back(item);
+            inner.sleeping > 0
+        };
+        if wake {
+            self.0.ready.notify_one();
+        }
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        Sender(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let last = {
+            let mut inner = self.0.lock();
+            inner.senders -= 1;
+            inner.senders == 0
+        };
+        if last {
+            self.0.ready.notify_all();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next item, sleeping until there is one; `None` once every sender
+    /// is gone and the list is empty.
+    pub fn recv(&self) -> Option<T> {
+        let mut inner = self.0.lock();
+        loop {
+            if let Some(item) = inner.items.pop_front() {
+                return Some(item);
+            }
+            if inner.senders == 0 {
+                return None;
+            }
+            inner.sleeping += 1;
+            inner = self.0.ready.wait(inner).unwrap_or_else(|p| p.into_inner());
+            inner.sleeping -= 1;
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver(Arc::clone(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_arrive_in_order_and_the_last_sender_closes() {
+        let (tx, rx) = queue();
+        let tx2 = tx.clone();
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while let Some(i) = rx.recv() {
+                        got.push(i);
+                    }
+                    got
+                })
+            })
+            .collect();
+        for i in 0..1000 {
+            if i % 2 == 0 { &tx } else { &tx2 }.send(i);
+        }
+        drop(tx);
+        tx2.send(1000);
+        drop(tx2);
+        let mut all: Vec<i32> = Vec::new();
+        for w in workers {
+            let got = w.join().unwrap();
+            assert!(
+                got.windows(2).all(|p| p[0] < p[1]),
+                "each worker sees order"
+            );
+            all.extend(got);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..=1000).collect::<Vec<_>>());
+        assert_eq!(rx.recv(), None);
+    }
+}
