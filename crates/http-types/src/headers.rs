@@ -114,7 +114,17 @@ impl Store {
                 *self = Store::Heap(v);
             }
             Store::Heap(v) => {
-                v.splice(range, parts.iter().flat_map(|p| p.iter().copied()));
+                let old = v.len();
+                if new_len > old {
+                    v.resize(new_len, 0);
+                }
+                v.copy_within(range.end..old, range.start + added);
+                let mut at = range.start;
+                for part in parts {
+                    v[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+                v.truncate(new_len);
             }
         }
     }

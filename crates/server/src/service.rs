@@ -69,9 +69,9 @@ pub(crate) struct Shared {
 }
 
 /// How many emptied job vectors are kept for reuse.
-pub(crate) const SPARE_BATCHES: usize = 16;
+pub(crate) const SPARE_BATCHES: usize = 8;
 /// A job vector larger than this is freed rather than kept.
-pub(crate) const SPARE_BATCH_MAX: usize = 4096;
+pub(crate) const SPARE_BATCH_MAX: usize = 1024;
 
 /// Above this average handler time a batch is spread over the idle workers;
 /// below it, one worker takes the whole batch (one wake-up, one hand-back).
