@@ -139,8 +139,12 @@ impl Store {
 
     fn truncate(&mut self, n: usize) {
         match self {
-            // Truncating never lengthens: `n` fits where `len` did.
-            Store::Inline { len, .. } => *len = (*len).min(n as u8),
+            Store::Inline { len, .. } => {
+                if n < usize::from(*len) {
+                    // Below `len`, so it fits in a u8.
+                    *len = n as u8;
+                }
+            }
             Store::Heap(v) => v.truncate(n),
         }
     }

@@ -224,8 +224,7 @@ impl HttpService {
     /// full.
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
         if let Some(handler) = &self.on_loop {
-            let handler = Arc::clone(handler);
-            self.run_here(conn, job, &*handler);
+            self.run_here(conn, job, &**handler);
             return;
         }
         if self.room() == 0 {
