@@ -7,7 +7,8 @@
 //! `--delay-ms N` makes every handler block for N milliseconds first, as a
 //! database call would (for load tests of the worker pool). `--on-loop` runs
 //! the handlers on the event-loop thread instead of the worker pool
-//! (`ServerBuilder::handlers_on_loop`).
+//! (`ServerBuilder::handlers_on_loop`). `--no-batch-workers` keeps the
+//! workers in the normal scheduling class (`ServerBuilder::batch_workers`).
 //!
 //! ```text
 //! cargo run --release --example echo -- --addr 127.0.0.1:7878 --workers 4
@@ -98,10 +99,15 @@ fn main() {
     let mut workers = std::thread::available_parallelism().map_or(4, |n| n.get());
     let mut delay = std::time::Duration::ZERO;
     let mut on_loop = false;
+    let mut batch_workers = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--on-loop" {
             on_loop = true;
+            continue;
+        }
+        if arg == "--no-batch-workers" {
+            batch_workers = false;
             continue;
         }
         let value = args.next();
@@ -112,7 +118,8 @@ fn main() {
             ("--delay-ms", _, Some(ms)) => delay = std::time::Duration::from_millis(ms),
             _ => {
                 eprintln!(
-                    "usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N] [--on-loop]"
+                    "usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N] [--on-loop] \
+                     [--no-batch-workers]"
                 );
                 std::process::exit(2);
             }
@@ -128,6 +135,7 @@ fn main() {
         .bind(addr)
         .workers(workers)
         .handlers_on_loop(on_loop)
+        .batch_workers(batch_workers)
         .start(handler)
     {
         Ok(handle) => {

@@ -33,13 +33,13 @@
 //! # Ok::<(), server::ServerError>(())
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;
 mod handler;
 mod pool;
 mod queue;
+mod sched;
 mod server;
 mod service;
 

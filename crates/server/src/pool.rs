@@ -170,7 +170,13 @@ pub(crate) fn spawn(
             );
             std::thread::Builder::new()
                 .name(format!("http-worker-{i}"))
-                .spawn(move || work(&jobs, &*handler, &remotes, &shared))
+                .spawn(move || {
+                    if shared.config.batch_workers {
+                        // Without it the worker only preempts more eagerly.
+                        let _ = crate::sched::batch_this_thread();
+                    }
+                    work(&jobs, &*handler, &remotes, &shared)
+                })
         })
         .collect()
 }

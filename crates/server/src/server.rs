@@ -127,6 +127,8 @@ impl ServerBuilder {
         reuse_port: bool,
         /// See [`ServerConfig::handlers_on_loop`].
         handlers_on_loop: bool,
+        /// See [`ServerConfig::batch_workers`].
+        batch_workers: bool,
     }
 
     fn check(&self) -> Result<(), ServerError> {
