@@ -253,7 +253,8 @@ impl<'a> RawHead<'a> {
             let value = &self.buf[v..v + f.value_len as usize];
             headers.append_bytes(name, value).map_err(header_error)?;
         }
-        let mut request = Request::new(self.method.clone(), self.target())
+        let target = &self.buf[self.target.0..self.target.1];
+        let mut request = Request::from_target_bytes(self.method.clone(), target)
             .map_err(|_| DecodeError::InvalidTarget)?;
         request.set_protocol(self.protocol);
         request.set_headers(headers);

@@ -32,6 +32,10 @@ pub struct Request {
 const INLINE_TARGET: usize = 30;
 
 /// A checked request target (visible ASCII), inline when short, as most are.
+///
+/// **Invariant:** `Inline` holds `len` bytes of visible ASCII, followed by
+/// zeros. Only [`Target::new`] makes one, and only from bytes
+/// [`is_valid_target`] accepted.
 #[derive(Clone)]
 enum Target {
     Inline { len: u8, bytes: [u8; INLINE_TARGET] },
@@ -39,22 +43,30 @@ enum Target {
 }
 
 impl Target {
-    fn new(target: &str) -> Target {
+    /// Keep `target`, which [`is_valid_target`] has accepted.
+    fn new(target: &[u8]) -> Target {
         match u8::try_from(target.len()) {
             Ok(len) if target.len() <= INLINE_TARGET => {
                 let mut bytes = [0; INLINE_TARGET];
-                bytes[..target.len()].copy_from_slice(target.as_bytes());
+                bytes[..target.len()].copy_from_slice(target);
                 Target::Inline { len, bytes }
             }
-            _ => Target::Heap(target.into()),
+            // ASCII, so this check passes; it runs for long targets only.
+            _ => Target::Heap(std::str::from_utf8(target).unwrap_or_default().into()),
         }
     }
 
+    /// The target. Called for every `path()` and `target()`, so the inline
+    /// case skips the UTF-8 check its invariant makes pointless.
+    #[allow(unsafe_code)]
     fn as_str(&self) -> &str {
         match self {
-            // A prefix of a `&str` that is all ASCII, so always UTF-8.
             Target::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+                let ascii = bytes.get(..usize::from(*len)).unwrap_or_default();
+                debug_assert!(ascii.is_ascii());
+                // SAFETY: by the type's invariant these bytes are ASCII, and
+                // ASCII is UTF-8.
+                unsafe { std::str::from_utf8_unchecked(ascii) }
             }
             Target::Heap(s) => s,
         }
@@ -86,8 +98,13 @@ pub fn is_valid_target(target: &[u8]) -> bool {
 impl Request {
     /// A request with no headers and no body, sent as HTTP/1.1.
     pub fn new(method: Method, target: impl AsRef<str>) -> Result<Request, InvalidTarget> {
-        let target = target.as_ref();
-        if !is_valid_target(target.as_bytes()) {
+        Request::from_target_bytes(method, target.as_ref().as_bytes())
+    }
+
+    /// [`Request::new`] with the target as bytes, as a decoder has it: they
+    /// are checked once, here, and need no UTF-8 check first.
+    pub fn from_target_bytes(method: Method, target: &[u8]) -> Result<Request, InvalidTarget> {
+        if !is_valid_target(target) {
             return Err(InvalidTarget);
         }
         Ok(Request {
