@@ -1,17 +1,18 @@
 //! Runs one head decoder many times on one input, for instruction counts under
 //! `valgrind --tool=callgrind` (steady on a noisy machine, unlike time):
-//! `icount <httparse|codec> <browser|short> <iterations>`.
+//! `icount <httparse|codec|owned> <browser|short> <iterations>` (`owned`:
+//! the whole request decoder, down to an owned `Request`).
 
 use std::hint::black_box;
 
-use http_codec::{HeadDecoder, Limits};
+use http_codec::{Decoded, HeadDecoder, Limits, RequestDecoder};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (which, input, n) = match args.as_slice() {
         [_, w, i, n] => (w.as_str(), i.as_str(), n.parse::<usize>().unwrap_or(1000)),
         _ => {
-            eprintln!("usage: icount <httparse|codec> <browser|short> <iterations>");
+            eprintln!("usage: icount <httparse|codec|owned> <browser|short> <iterations>");
             std::process::exit(2);
         }
     };
@@ -21,6 +22,7 @@ fn main() {
     };
     let mut total = 0usize;
     let mut decoder = HeadDecoder::new(Limits::default());
+    let mut owned = RequestDecoder::new(Limits::default());
     for _ in 0..n {
         total += match which {
             "httparse" => {
@@ -31,6 +33,12 @@ fn main() {
                     _ => 0,
                 }
             }
+            "owned" => match owned.decode(black_box(&buf)) {
+                Ok(Decoded::Message { head, consumed }) => {
+                    black_box(head.request.path().len()) + consumed
+                }
+                _ => 0,
+            },
             _ => match decoder.decode(black_box(&buf)) {
                 Ok(Some(head)) => black_box(head).len(),
                 _ => 0,

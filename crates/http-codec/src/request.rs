@@ -240,6 +240,7 @@ impl<'a> RawHead<'a> {
     }
 
     /// An owned [`Request`] (no body) with these fields.
+    #[inline]
     pub fn to_request(&self) -> Result<Request, DecodeError> {
         let bytes: usize = self
             .fields
@@ -262,6 +263,7 @@ impl<'a> RawHead<'a> {
     }
 
     /// An owned [`Head`].
+    #[inline]
     pub fn to_head(&self) -> Result<Head, DecodeError> {
         Ok(Head {
             request: self.to_request()?,
@@ -707,6 +709,7 @@ impl RequestDecoder {
         }
     }
 
+    #[inline]
     fn finish(&mut self, head: Head, consumed: usize) -> Decoded {
         self.state = if head.keep_alive && !head.upgrade {
             State::Head

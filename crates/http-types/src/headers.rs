@@ -287,11 +287,13 @@ pub fn is_valid_value(value: &[u8]) -> bool {
 
 impl Headers {
     /// An empty map.
+    #[inline]
     pub fn new() -> Headers {
         Headers::default()
     }
 
     /// An empty map with room for `fields` fields totalling `bytes` bytes.
+    #[inline]
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
         Headers {
             bytes: Store::with_capacity(bytes + fields * RECORD_HEAD),
@@ -420,6 +422,7 @@ impl Headers {
 
     /// [`append`](Headers::append) with the name as bytes (it must still be a
     /// token, so it is ASCII).
+    #[inline]
     pub fn append_bytes(
         &mut self,
         name: &[u8],

@@ -59,6 +59,7 @@ impl Target {
     /// The target. Called for every `path()` and `target()`, so the inline
     /// case skips the UTF-8 check its invariant makes pointless.
     #[allow(unsafe_code)]
+    #[inline]
     fn as_str(&self) -> &str {
         match self {
             Target::Inline { len, bytes } => {
@@ -103,6 +104,7 @@ impl Request {
 
     /// [`Request::new`] with the target as bytes, as a decoder has it: they
     /// are checked once, here, and need no UTF-8 check first.
+    #[inline]
     pub fn from_target_bytes(method: Method, target: &[u8]) -> Result<Request, InvalidTarget> {
         if !is_valid_target(target) {
             return Err(InvalidTarget);
@@ -118,17 +120,20 @@ impl Request {
     }
 
     /// The method. Nim: `reqMethod`.
+    #[inline]
     pub fn method(&self) -> &Method {
         &self.method
     }
 
     /// The request target exactly as sent (`/a/b?x=1`, `*`, or an absolute URI).
     /// Nim: `url`.
+    #[inline]
     pub fn target(&self) -> &str {
         self.target.as_str()
     }
 
     /// The target without its query: everything before the first `?`.
+    #[inline]
     pub fn path(&self) -> &str {
         let target = self.target.as_str();
         match target.split_once('?') {
@@ -159,6 +164,7 @@ impl Request {
     }
 
     /// The version the request is processed as.
+    #[inline]
     pub fn version(&self) -> HttpVersion {
         self.protocol.version()
     }
@@ -169,11 +175,13 @@ impl Request {
     }
 
     /// Set the version numbers.
+    #[inline]
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.protocol = protocol;
     }
 
     /// The header fields.
+    #[inline]
     pub fn headers(&self) -> &Headers {
         &self.headers
     }
@@ -184,11 +192,13 @@ impl Request {
     }
 
     /// Replace the header fields.
+    #[inline]
     pub fn set_headers(&mut self, headers: Headers) {
         self.headers = headers;
     }
 
     /// The body (empty when there was none).
+    #[inline]
     pub fn body(&self) -> &[u8] {
         &self.body
     }
@@ -210,6 +220,7 @@ impl Request {
     }
 
     /// Record the address of the client.
+    #[inline]
     pub fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
         self.peer_addr = addr;
     }
