@@ -831,10 +831,14 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         let mut entry = self.conns.remove(id.index());
-        let _ = self.poll.registry().deregister(&mut entry.stream);
+        // No `deregister`: the stream is never duplicated, so dropping it
+        // closes the last descriptor of the socket, which takes it out of
+        // the epoll set (a system call saved per connection). Events for it
+        // already in hand carry a generation that no longer matches.
         let storage = entry.input.take_storage();
         self.recycle(storage);
         self.service.closed(id, entry.state);
+        drop(entry.stream);
         if self.at_cap {
             let now = Instant::now();
             self.accept_all(now);
