@@ -88,42 +88,54 @@ impl Store {
         }
     }
 
-    /// Replace `range` with `parts`, one after the other.
-    fn replace(&mut self, range: std::ops::Range<usize>, parts: &[&[u8]]) {
-        let added: usize = parts.iter().map(|p| p.len()).sum();
-        let new_len = self.len() - range.len() + added;
+    /// Replace `range` with a record: `head`, `name`, `value`.
+    fn replace(
+        &mut self,
+        range: std::ops::Range<usize>,
+        head: &[u8; RECORD_HEAD],
+        name: &[u8],
+        value: &[u8],
+    ) {
+        /// Write the record at the front of `to`, which is exactly its size.
+        fn put(to: &mut [u8], head: &[u8; RECORD_HEAD], name: &[u8], value: &[u8]) {
+            let (h, rest) = to.split_at_mut(RECORD_HEAD);
+            h.copy_from_slice(head);
+            let (n, v) = rest.split_at_mut(name.len());
+            n.copy_from_slice(name);
+            v.copy_from_slice(value);
+        }
+        let added = RECORD_HEAD + name.len() + value.len();
+        let old = self.len();
+        let new_len = old - range.len() + added;
+        // Most calls append: nothing after the range to move.
+        let tail = range.end < old;
+        let at = range.start;
         match self {
             Store::Inline { len, bytes } if new_len <= INLINE => {
-                let old = usize::from(*len);
-                bytes.copy_within(range.end..old, range.start + added);
-                let mut at = range.start;
-                for part in parts {
-                    bytes[at..at + part.len()].copy_from_slice(part);
-                    at += part.len();
+                if tail {
+                    bytes.copy_within(range.end..old, at + added);
                 }
+                put(&mut bytes[at..at + added], head, name, value);
                 // `new_len <= INLINE`, which fits in a u8.
                 *len = new_len as u8;
             }
-            Store::Inline { len, bytes } => {
+            Store::Inline { bytes, .. } => {
                 let mut v = Vec::with_capacity(new_len.max(2 * INLINE));
-                v.extend_from_slice(&bytes[..range.start]);
-                for part in parts {
-                    v.extend_from_slice(part);
-                }
-                v.extend_from_slice(&bytes[range.end..usize::from(*len)]);
+                v.extend_from_slice(&bytes[..at]);
+                v.extend_from_slice(head);
+                v.extend_from_slice(name);
+                v.extend_from_slice(value);
+                v.extend_from_slice(&bytes[range.end..old]);
                 *self = Store::Heap(v);
             }
             Store::Heap(v) => {
-                let old = v.len();
                 if new_len > old {
                     v.resize(new_len, 0);
                 }
-                v.copy_within(range.end..old, range.start + added);
-                let mut at = range.start;
-                for part in parts {
-                    v[at..at + part.len()].copy_from_slice(part);
-                    at += part.len();
+                if tail {
+                    v.copy_within(range.end..old, at + added);
                 }
+                put(&mut v[at..at + added], head, name, value);
                 v.truncate(new_len);
             }
         }
@@ -353,12 +365,28 @@ impl Headers {
         r.name_len == name.len() && self.name_of(r).eq_ignore_ascii_case(name)
     }
 
+    /// Every field as `(name, value)`, walking one slice of the store (the
+    /// lookups' path: no per-field re-borrow of the store).
+    fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let mut rest = self.bytes.as_slice();
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_first_chunk::<RECORD_HEAD>()?;
+            let [a, b, c, d, e, f, g, h] = *head;
+            let name_len = u32::from_le_bytes([a, b, c, d]) as usize;
+            let value_len = u32::from_le_bytes([e, f, g, h]) as usize;
+            let (name, tail) = tail.split_at_checked(name_len)?;
+            let (value, tail) = tail.split_at_checked(value_len)?;
+            rest = tail;
+            Some((name, value))
+        })
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<HeaderValue<'_>> {
         let name = name.as_bytes();
-        self.records()
-            .find(|&r| self.matches(r, name))
-            .map(|r| HeaderValue(self.value_of(r)))
+        self.fields()
+            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| HeaderValue(v))
     }
 
     /// The first value of `name` as text, if it is visible ASCII.
@@ -369,9 +397,9 @@ impl Headers {
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = HeaderValue<'a>> + 'a {
         let name = name.as_bytes();
-        self.records()
-            .filter(move |&r| self.matches(r, name))
-            .map(move |r| HeaderValue(self.value_of(r)))
+        self.fields()
+            .filter(move |(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| HeaderValue(v))
     }
 
     /// Whether `name` is present.
@@ -392,7 +420,7 @@ impl Headers {
         let mut lens = [0u8; RECORD_HEAD];
         lens[..4].copy_from_slice(&name_len.to_le_bytes());
         lens[4..].copy_from_slice(&value_len.to_le_bytes());
-        self.bytes.replace(range, &[&lens, name, value]);
+        self.bytes.replace(range, &lens, name, value);
         Ok(RECORD_HEAD + name.len() + value.len())
     }
 
@@ -438,6 +466,27 @@ impl Headers {
     pub fn insert(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), HeaderError> {
         let (needle, value) = (name.as_bytes(), value.as_ref());
         Self::checked(needle, value)?;
+        self.insert_checked(needle, value)
+    }
+
+    /// [`insert`](Headers::insert) for a name that is a constant of this
+    /// crate, so a token already: only the value is checked.
+    pub(crate) fn insert_known(
+        &mut self,
+        name: &'static str,
+        value: &[u8],
+    ) -> Result<(), HeaderError> {
+        debug_assert!(is_valid_name(name.as_bytes()));
+        if !is_valid_value(value) {
+            return Err(HeaderError::InvalidValue { name: name.into() });
+        }
+        self.insert_checked(name.as_bytes(), value)
+    }
+
+    fn insert_checked(&mut self, needle: &[u8], value: &[u8]) -> Result<(), HeaderError> {
+        if self.count == 0 {
+            return self.push_record(needle, value);
+        }
         let Some(first) = self.records().find(|&r| self.matches(r, needle)) else {
             return self.push_record(needle, value);
         };
@@ -475,8 +524,7 @@ impl Headers {
     /// Every field in order, as `(name, value)` with the name as bytes (no
     /// UTF-8 check: the quicker way to copy fields out).
     pub fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], HeaderValue<'_>)> + '_ {
-        self.records()
-            .map(|r| (self.name_of(r), HeaderValue(self.value_of(r))))
+        self.fields().map(|(n, v)| (n, HeaderValue(v)))
     }
 
     /// Every field in order, as `(name, value)`.

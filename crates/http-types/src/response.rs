@@ -194,7 +194,11 @@ impl ResponseBuilder {
 
     /// Set `Content-Type`, replacing any earlier one.
     pub fn content_type(mut self, value: &str) -> Self {
-        if let Err(e) = self.response.headers.insert("Content-Type", value) {
+        if let Err(e) = self
+            .response
+            .headers
+            .insert_known("Content-Type", value.as_bytes())
+        {
             self.fail(e.into());
         }
         self
