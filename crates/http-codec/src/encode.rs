@@ -54,6 +54,19 @@ impl Default for EncodeOptions {
 
 /// Append the decimal digits of `n`.
 fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    if n < 10_000 {
+        // Most bodies: four digits at most, written without a loop.
+        let n = n as usize;
+        let d = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10].map(|d| b'0' + d as u8);
+        let skip = match n {
+            0..=9 => 3,
+            10..=99 => 2,
+            100..=999 => 1,
+            _ => 0,
+        };
+        out.extend_from_slice(&d[skip..]);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -80,6 +93,9 @@ fn push_hex(out: &mut Vec<u8>, mut n: u64) {
     }
     out.extend_from_slice(&digits[i..]);
 }
+
+/// Room for a status line and the fields the encoder adds itself.
+const HEAD_RESERVE: usize = 192;
 
 fn is(name: &[u8], lower: &str) -> bool {
     name.len() == lower.len() && name.eq_ignore_ascii_case(lower.as_bytes())
@@ -124,11 +140,17 @@ pub fn encode_response_head(
     opts: &EncodeOptions,
     out: &mut Vec<u8>,
 ) -> Framing {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(&status.digits());
-    out.push(b' ');
-    out.extend_from_slice(status.reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    // One reservation for the usual head: the appends below then only check.
+    out.reserve(HEAD_RESERVE + 64 * headers.len());
+    if status == HttpCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&status.digits());
+        out.push(b' ');
+        out.extend_from_slice(status.reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     let seen = push_fields(out, headers, opts.connection != ConnectionHeader::Omit);
     if opts.date && !seen.date {
         out.extend_from_slice(b"Date: ");
@@ -270,7 +292,21 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for n in [0u64, 1, 9, 10, 255, 4096, u64::MAX] {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            255,
+            999,
+            1000,
+            4096,
+            9999,
+            10_000,
+            u64::MAX,
+        ] {
             let mut d = Vec::new();
             push_decimal(&mut d, n);
             assert_eq!(d, n.to_string().into_bytes());
