@@ -55,16 +55,15 @@ impl Default for EncodeOptions {
 /// Append the decimal digits of `n`.
 fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     if n < 10_000 {
-        // Most bodies: four digits at most, written without a loop.
-        let n = n as usize;
-        let d = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10].map(|d| b'0' + d as u8);
-        let skip = match n {
-            0..=9 => 3,
-            10..=99 => 2,
-            100..=999 => 1,
-            _ => 0,
-        };
-        out.extend_from_slice(&d[skip..]);
+        // Most bodies: four digits at most, written as fixed-size pieces
+        // (no loop, no length-dependent copy).
+        let digit = |d: u64| b'0' + (d % 10) as u8;
+        match n {
+            0..=9 => out.push(digit(n)),
+            10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n)]),
+            100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+            _ => out.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]),
+        }
         return;
     }
     let mut digits = [0u8; 20];

@@ -326,5 +326,24 @@ mod tests {
                 "{bad:?}"
             );
         }
+        for bad in [&b"/\xff"[..], b"/\x80", b"/a\x00"] {
+            assert_eq!(
+                Request::from_target_bytes(Method::Get, bad),
+                Err(InvalidTarget)
+            );
+        }
+    }
+
+    #[test]
+    fn targets_read_back_whole_on_both_sides_of_the_inline_limit() {
+        for n in 1..=2 * INLINE_TARGET {
+            let target = format!("/{}?q={n}", "a".repeat(n));
+            let from_str = Request::new(Method::Get, &target).unwrap();
+            let from_bytes = Request::from_target_bytes(Method::Get, target.as_bytes()).unwrap();
+            assert_eq!(from_str, from_bytes);
+            assert_eq!(from_bytes.target(), target);
+            assert_eq!(from_bytes.path(), format!("/{}", "a".repeat(n)));
+            assert_eq!(from_bytes.query(), Some(format!("q={n}").as_str()));
+        }
     }
 }
