@@ -33,6 +33,8 @@
 //! # Ok::<(), server::ServerError>(())
 //! ```
 #![deny(missing_docs)]
+// One `unsafe` call, in `sched.rs`: a worker putting itself in SCHED_BATCH.
+#![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;
