@@ -633,6 +633,36 @@ mod tests {
     }
 
     #[test]
+    fn a_middle_field_that_grows_past_the_inline_store_keeps_its_place() {
+        let fields = |h: &Headers| -> Vec<(String, String)> {
+            h.iter()
+                .map(|(n, v)| (n.to_owned(), v.to_str().unwrap().to_owned()))
+                .collect()
+        };
+        let mut h = Headers::new();
+        for (n, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
+            h.append(n, v).unwrap();
+        }
+        assert!(matches!(h.bytes, Store::Inline { .. }));
+        // Replacing `b` spills the store to the heap with `c` still after it.
+        let long = "x".repeat(2 * INLINE);
+        h.insert("B", &long).unwrap();
+        assert!(matches!(h.bytes, Store::Heap(_)));
+        let want = |b: &str, value: &str| {
+            vec![
+                ("a".to_owned(), "1".to_owned()),
+                (b.to_owned(), value.to_owned()),
+                ("c".to_owned(), "3".to_owned()),
+            ]
+        };
+        assert_eq!(fields(&h), want("B", &long));
+        // And shrinking it again on the heap moves `c` back down.
+        h.insert("b", "2").unwrap();
+        assert_eq!(fields(&h), want("b", "2"));
+        assert_eq!(h.get("C").unwrap(), "3");
+    }
+
+    #[test]
     fn refuses_what_would_split_a_message() {
         let mut h = Headers::new();
         let bad_names = ["", "A B", "A:", "A\r\n", "Ä", "a\0"];

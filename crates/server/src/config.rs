@@ -77,7 +77,9 @@ pub struct ServerConfig {
     /// core. The cost is that a woken worker may wait for a running thread
     /// to block or for the next scheduler tick; turn this off if handlers
     /// must start within microseconds while other threads keep the CPUs
-    /// busy. Elsewhere this setting does nothing.
+    /// busy. Only workers in the default class move (a process run under a
+    /// real-time or idle class keeps it), and threads a handler spawns
+    /// inherit the class. Elsewhere than Linux this setting does nothing.
     pub batch_workers: bool,
 }
 

@@ -8,19 +8,43 @@
 //! later: one context switch per hand-off instead of two. Any thread may put
 //! itself in this class; no privilege is needed.
 //!
-//! This is the crate's only `unsafe`: one system call on the calling thread.
+//! Only a thread in the default class (`SCHED_OTHER`) moves: a process run
+//! on purpose under a real-time or idle class keeps it. Threads a handler
+//! spawns inherit the worker's class, as they would any other.
+//!
+//! This is the crate's only `unsafe`: two calls on the calling thread.
 #![allow(unsafe_code)]
 
-/// Put the calling thread in `SCHED_BATCH`. Returns whether it worked;
-/// where the class does not exist this does nothing and returns false.
+/// Put the calling thread in `SCHED_BATCH` if it is in the default class.
+/// Returns whether it is in `SCHED_BATCH` now; where the class does not
+/// exist this does nothing and returns false.
 #[cfg(target_os = "linux")]
 pub(crate) fn batch_this_thread() -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `sched_setscheduler` reads the `sched_param` behind the pointer
-    // during the call only, and `param` is a valid, initialised value that
-    // outlives it. Pid 0 names the calling thread, so no other thread's
-    // scheduling changes.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) == 0 }
+    match policy_of_this_thread() {
+        Some(libc::SCHED_BATCH) => true,
+        Some(libc::SCHED_OTHER) => {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: `pthread_self` names the calling thread, which is alive
+            // for the whole call; `param` is a valid, initialised value that
+            // the call only reads, and it outlives the call.
+            unsafe {
+                libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_BATCH, &param) == 0
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The calling thread's scheduling policy.
+#[cfg(target_os = "linux")]
+fn policy_of_this_thread() -> Option<libc::c_int> {
+    let mut policy = 0;
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `pthread_self` names the calling thread, alive for the whole
+    // call; both pointers are to valid, initialised locals that outlive the
+    // call, which writes through them only.
+    let err = unsafe { libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) };
+    (err == 0).then_some(policy)
 }
 
 /// Put the calling thread in `SCHED_BATCH`: not available here.
@@ -31,20 +55,28 @@ pub(crate) fn batch_this_thread() -> bool {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use super::*;
+
     #[test]
-    fn a_thread_can_put_itself_in_the_batch_class() {
-        // SAFETY: no arguments; pid 0 is the calling thread.
-        let before = unsafe { libc::sched_getscheduler(0) };
-        let policy = std::thread::spawn(|| {
-            let ok = super::batch_this_thread();
-            // SAFETY: as above.
-            (ok, unsafe { libc::sched_getscheduler(0) })
+    fn a_thread_in_the_default_class_moves_to_the_batch_class_alone() {
+        let before = policy_of_this_thread();
+        let (moved, after) = std::thread::spawn(|| {
+            let started = policy_of_this_thread();
+            let moved = batch_this_thread();
+            (moved, (started, policy_of_this_thread()))
         })
         .join()
         .unwrap();
-        assert_eq!(policy, (true, libc::SCHED_BATCH));
+        match after {
+            // The usual case: a new thread starts in the default class.
+            (Some(libc::SCHED_OTHER), now) => {
+                assert!(moved);
+                assert_eq!(now, Some(libc::SCHED_BATCH));
+            }
+            // Run under another class (say `chrt`): left as it was.
+            (started, now) => assert_eq!(now, started),
+        }
         // Only the calling thread changed, not the one that spawned it.
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::sched_getscheduler(0) }, before);
+        assert_eq!(policy_of_this_thread(), before);
     }
 }

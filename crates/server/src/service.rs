@@ -197,7 +197,8 @@ impl HttpService {
             .content_type("text/plain; charset=utf-8")
             .build()
             .unwrap_or_else(|_| Response::new(status));
-        let mut bytes = Vec::with_capacity(192);
+        // Room for the head the encoder reserves, so it does not grow this.
+        let mut bytes = Vec::with_capacity(320);
         encode_response(
             &resp,
             &self.shared.options(head_request, true, false),
