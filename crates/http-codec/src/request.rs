@@ -124,12 +124,26 @@ impl LineChecker {
         base: usize,
         limits: &Limits,
     ) -> Result<(), DecodeError> {
+        let version = self.version();
+        self.take_field(field, base, version, limits)
+    }
+
+    /// Note a field line's framing meaning and keep where it lies; `base`
+    /// is the offset of the bytes its positions count from.
+    #[inline(always)]
+    fn take_field(
+        &mut self,
+        field: crate::fields::Field<'_>,
+        base: usize,
+        version: HttpVersion,
+        limits: &Limits,
+    ) -> Result<(), DecodeError> {
         #[cfg(test)]
         {
             self.checks += 1;
         }
         if self.summary.inspect(field.name, field.value)? {
-            self.summary.check_so_far(self.version(), limits)?;
+            self.summary.check_so_far(version, limits)?;
         }
         // Offsets lie within the head, which `HeadDecoder` keeps under 4 GiB.
         self.fields.push(FieldSpan {
@@ -412,6 +426,7 @@ impl HeadDecoder {
         // httparse hands back slices of `buf`; their offsets are plain
         // differences, and the head is under 4 GiB (see `new`).
         let base = buf.as_ptr() as usize;
+        let version = Protocol { major: 1, minor }.version();
         self.lines.fields.reserve(req.headers.len());
         for h in req.headers.iter() {
             let name_at = (h.name.as_ptr() as usize).wrapping_sub(base);
@@ -423,18 +438,15 @@ impl HeadDecoder {
             if strict && !ends_in_crlf(&buf[value_end..end]) {
                 return None;
             }
-            if self.lines.summary.inspect(h.name, h.value).ok()? {
-                self.lines
-                    .summary
-                    .check_so_far(protocol_version(minor), &self.limits)
-                    .ok()?;
-            }
-            self.lines.fields.push(FieldSpan {
-                name_at: name_at as u32,
-                name_len: h.name.len() as u32,
-                value_at: value_at as u32,
-                value_len: h.value.len() as u32,
-            });
+            let field = crate::fields::Field {
+                name: h.name,
+                value: h.value,
+                name_at,
+                value_at,
+            };
+            self.lines
+                .take_field(field, 0, version, &self.limits)
+                .ok()?;
         }
         Some(end)
     }
@@ -476,10 +488,6 @@ impl HeadDecoder {
             upgrade,
         })
     }
-}
-
-fn protocol_version(minor: u8) -> HttpVersion {
-    Protocol { major: 1, minor }.version()
 }
 
 /// How long a request line may grow before it is refused with 414: the target

@@ -41,6 +41,22 @@ pub struct Headers {
 /// Bytes before a record's name: its two lengths.
 const RECORD_HEAD: usize = 8;
 
+/// The name and value lengths a record's head holds.
+#[inline]
+fn lengths(head: &[u8; RECORD_HEAD]) -> (usize, usize) {
+    let [a, b, c, d, e, f, g, h] = *head;
+    (
+        u32::from_le_bytes([a, b, c, d]) as usize,
+        u32::from_le_bytes([e, f, g, h]) as usize,
+    )
+}
+
+/// Whether two header names are the same, ignoring ASCII case.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.eq_ignore_ascii_case(b)
+}
+
 /// Record bytes kept inside the map before it allocates: room for a field
 /// or two (`Host: example.com`, `Content-Type: text/html; charset=utf-8`).
 const INLINE: usize = 54;
@@ -331,13 +347,13 @@ impl Headers {
 
     /// The record starting at `at`, which must be a record boundary.
     fn record(&self, at: usize) -> Record {
-        let mut lens = [0u8; RECORD_HEAD];
-        lens.copy_from_slice(&self.bytes.as_slice()[at..at + RECORD_HEAD]);
-        let [a, b, c, d, e, f, g, h] = lens;
+        let mut head = [0u8; RECORD_HEAD];
+        head.copy_from_slice(&self.bytes.as_slice()[at..at + RECORD_HEAD]);
+        let (name_len, value_len) = lengths(&head);
         Record {
             name: at + RECORD_HEAD,
-            name_len: u32::from_le_bytes([a, b, c, d]) as usize,
-            value_len: u32::from_le_bytes([e, f, g, h]) as usize,
+            name_len,
+            value_len,
         }
     }
 
@@ -362,7 +378,7 @@ impl Headers {
     }
 
     fn matches(&self, r: Record, name: &[u8]) -> bool {
-        r.name_len == name.len() && self.name_of(r).eq_ignore_ascii_case(name)
+        same_name(self.name_of(r), name)
     }
 
     /// Every field as `(name, value)`, walking one slice of the store (the
@@ -371,9 +387,7 @@ impl Headers {
         let mut rest = self.bytes.as_slice();
         std::iter::from_fn(move || {
             let (head, tail) = rest.split_first_chunk::<RECORD_HEAD>()?;
-            let [a, b, c, d, e, f, g, h] = *head;
-            let name_len = u32::from_le_bytes([a, b, c, d]) as usize;
-            let value_len = u32::from_le_bytes([e, f, g, h]) as usize;
+            let (name_len, value_len) = lengths(head);
             let (name, tail) = tail.split_at_checked(name_len)?;
             let (value, tail) = tail.split_at_checked(value_len)?;
             rest = tail;
@@ -385,7 +399,7 @@ impl Headers {
     pub fn get(&self, name: &str) -> Option<HeaderValue<'_>> {
         let name = name.as_bytes();
         self.fields()
-            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| HeaderValue(v))
     }
 
@@ -398,7 +412,7 @@ impl Headers {
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = HeaderValue<'a>> + 'a {
         let name = name.as_bytes();
         self.fields()
-            .filter(move |(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| same_name(n, name))
             .map(|(_, v)| HeaderValue(v))
     }
 

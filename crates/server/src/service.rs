@@ -540,15 +540,17 @@ impl Service for HttpService {
         self.arm(conn);
     }
 
-    /// Wake as many stalled connections as the queue has room for. The
-    /// reactor calls again after the wakes until none is asked for, so a wake
-    /// spent on a connection that no longer waits is made up.
+    /// A closed connection no longer waits for room in the queue.
     fn closed(&mut self, id: ConnId, state: HttpConn) {
         if state.waiting {
             self.stalled.retain(|&x| x != id);
         }
     }
 
+    /// Send this batch's jobs, then wake as many stalled connections as the
+    /// queue has room for. The reactor calls again after the wakes until none
+    /// is asked for, so a wake spent on a connection that no longer waits is
+    /// made up.
     fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
         self.send_pending();
         if self.stalled.is_empty() {
