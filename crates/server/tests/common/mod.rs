@@ -28,6 +28,16 @@ pub fn echo(req: Request) -> Response {
     ResponseBuilder::empty_200().body(body).build().unwrap()
 }
 
+/// A handler that answers every request with `body`.
+pub fn fixed(body: Vec<u8>) -> impl server::Handler {
+    move |_req: Request| {
+        ResponseBuilder::empty_200()
+            .body(body.clone())
+            .build()
+            .unwrap()
+    }
+}
+
 pub fn start(builder: ServerBuilder, handler: impl server::Handler) -> ServerHandle {
     builder
         .bind("127.0.0.1:0")
