@@ -1,7 +1,8 @@
 //! Shows exactly what the server parsed.
 //!
 //! `GET /plaintext` answers `Hello, World!` as `text/plain` (TechEmpower's
-//! plaintext test). Every other request gets JSON:
+//! plaintext test), and `GET /big` 256 KiB of `b`. Every other request gets
+//! JSON:
 //! `{"method", "uri", "version", "headers": [[name, value], ...], "body": <base64>, "body_len"}`.
 //!
 //! `--delay-ms N` makes every handler block for N milliseconds first, as a
@@ -79,11 +80,19 @@ fn describe(req: &Request) -> String {
     out
 }
 
+/// The body of `GET /big`.
+static BIG: [u8; 256 * 1024] = [b'b'; 256 * 1024];
+
 fn handle(req: Request) -> Response {
     let built = if req.path() == "/plaintext" {
         ResponseBuilder::empty_200()
             .body(Body::from_static(b"Hello, World!"))
             .content_type("text/plain")
+            .build()
+    } else if req.path() == "/big" {
+        ResponseBuilder::empty_200()
+            .body(Body::from_static(&BIG))
+            .content_type("application/octet-stream")
             .build()
     } else {
         ResponseBuilder::empty_200()

@@ -9,17 +9,21 @@ use http_codec::{Decoded, HeadDecoder, Limits, RequestDecoder};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (which, input, n) = match args.as_slice() {
-        [_, w, i, n] => (w.as_str(), i.as_str(), n.parse::<usize>().unwrap_or(1000)),
+    let parsed = match args.as_slice() {
+        [_, w, i, n] => matches!(w.as_str(), "httparse" | "codec" | "owned")
+            .then_some((w.as_str(), i.as_str()))
+            .zip(n.parse::<usize>().ok()),
+        _ => None,
+    };
+    let buf = match parsed {
+        Some(((_, "browser"), _)) => benches::browser_get(),
+        Some(((_, "short"), _)) => benches::short_get(),
         _ => {
             eprintln!("usage: icount <httparse|codec|owned> <browser|short> <iterations>");
             std::process::exit(2);
         }
     };
-    let buf = match input {
-        "browser" => benches::browser_get(),
-        _ => benches::short_get(),
-    };
+    let ((which, _), n) = parsed.unwrap_or_default();
     let mut total = 0usize;
     let mut decoder = HeadDecoder::new(Limits::default());
     let mut owned = RequestDecoder::new(Limits::default());

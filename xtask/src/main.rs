@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         Some((task, [])) if task == "fuzz-build" => fuzz_build(),
         Some((task, rest)) if task == "bench" => bench(rest),
         _ => Err(
-            "usage: cargo xtask <fuzz TARGET [--seconds N] | fuzz-build | bench [--full]>".into(),
+            "usage: cargo xtask <fuzz TARGET [--seconds N] | fuzz-build | bench [--full] [--smoke] [--compare] [--rounds N] [--seconds N]>".into(),
         ),
     };
     match result {

@@ -7,14 +7,21 @@
 use std::time::Duration;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use peer_common::{announce, describe, Args, PLAINTEXT};
+use peer_common::{announce, describe, Args, BIG, PLAINTEXT};
 
 async fn handle(req: HttpRequest, body: web::Bytes, delay: Duration) -> HttpResponse {
     if !delay.is_zero() {
         let _ = web::block(move || std::thread::sleep(delay)).await;
     }
     if req.path() == "/plaintext" {
-        return HttpResponse::Ok().content_type("text/plain").body(PLAINTEXT);
+        return HttpResponse::Ok()
+            .content_type("text/plain")
+            .body(PLAINTEXT);
+    }
+    if req.path() == "/big" {
+        return HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(&BIG[..]);
     }
     let uri = req.uri().to_string();
     let version = format!("{:?}", req.version());
@@ -23,7 +30,9 @@ async fn handle(req: HttpRequest, body: web::Bytes, delay: Duration) -> HttpResp
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()));
     let json = describe(req.method().as_str(), &uri, &version, headers, &body);
-    HttpResponse::Ok().content_type("application/json").body(json)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json)
 }
 
 fn main() -> std::io::Result<()> {

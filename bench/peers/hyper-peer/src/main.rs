@@ -14,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use peer_common::{announce, describe, Args, PLAINTEXT};
+use peer_common::{announce, describe, Args, BIG, PLAINTEXT};
 
 type Reply = Response<Full<Bytes>>;
 
@@ -40,6 +40,9 @@ async fn handle(req: Request<Incoming>, delay: Duration) -> Result<Reply, Infall
     }
     if parts.uri.path() == "/plaintext" {
         return Ok(reply("text/plain", PLAINTEXT));
+    }
+    if parts.uri.path() == "/big" {
+        return Ok(reply("application/octet-stream", Bytes::from_static(&BIG)));
     }
     let uri = parts.uri.to_string();
     let version = format!("{:?}", parts.version);

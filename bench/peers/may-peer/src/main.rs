@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use may_minihttp::{HttpService, HttpServiceFactory, Request, Response};
-use peer_common::{announce, concrete_addr, describe, Args, PLAINTEXT};
+use peer_common::{announce, concrete_addr, describe, Args, BIG, PLAINTEXT};
 
 /// A fixed pool of OS threads for the blocking part of a handler.
 struct BlockingPool {
@@ -40,7 +40,9 @@ impl BlockingPool {
                 let _ = done.send(());
             });
         }
-        Arc::new(BlockingPool { jobs: Mutex::new(tx) })
+        Arc::new(BlockingPool {
+            jobs: Mutex::new(tx),
+        })
     }
 
     /// Sleeps `delay` on a pool thread; parks only the calling coroutine.
@@ -75,9 +77,13 @@ impl HttpService for Echo {
         let mut body = Vec::new();
         req.body().read_to_end(&mut body)?;
         self.pool.block(self.delay);
-        if uri.split('?').next() == Some("/plaintext") {
+        let path = uri.split('?').next();
+        if path == Some("/plaintext") {
             rsp.header("Content-Type: text/plain");
             rsp.body(PLAINTEXT);
+        } else if path == Some("/big") {
+            rsp.header("Content-Type: application/octet-stream");
+            rsp.body_mut().extend_from_slice(&BIG);
         } else {
             let headers = headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
             let json = describe(&method, &uri, &version, headers, &body);

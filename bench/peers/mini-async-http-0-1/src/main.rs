@@ -14,7 +14,7 @@
 //!   crate reads 8 KiB per (edge-triggered) readiness event: a request larger
 //!   than about 8 KiB that arrives at once is never read to its end and the
 //!   connection hangs (checked: 8,000-byte bodies work, 16,000 hang; so the
-//!   2 MiB scenario cannot work);
+//!   1 MiB upload scenario cannot work);
 //! - methods other than GET, POST, PUT and DELETE panic inside the crate's
 //!   parser; the stream's mutex is poisoned and the next worker touching it
 //!   panics too (checked: one PATCH took down both workers of `--workers 2`);

@@ -1,12 +1,19 @@
 //! What every peer shares: the command line (`--addr`, `--workers`,
-//! `--delay-ms`), the first stdout line the harness waits for, and the
-//! JSON body of the echo contract (same shape as `examples/echo.rs`).
+//! `--delay-ms`), the first stdout line the harness waits for, the body of
+//! `GET /big`, and the JSON body of the echo contract (same shape as
+//! `examples/echo.rs`).
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::time::Duration;
 
 pub const PLAINTEXT: &str = "Hello, World!";
+
+/// Length of the body `GET /big` answers with (the big-response scenario).
+pub const BIG_LEN: usize = 256 * 1024;
+
+/// The body `GET /big` answers with.
+pub static BIG: [u8; BIG_LEN] = [b'b'; BIG_LEN];
 
 /// Parsed command line of a peer.
 #[derive(Clone, Debug)]
@@ -108,8 +115,16 @@ pub fn base64(bytes: &[u8]) -> String {
         let n = (a << 16) | (b << 8) | c;
         out.push(ABC[(n >> 18) as usize & 63] as char);
         out.push(ABC[(n >> 12) as usize & 63] as char);
-        out.push(if group.len() > 1 { ABC[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if group.len() > 2 { ABC[n as usize & 63] as char } else { '=' });
+        out.push(if group.len() > 1 {
+            ABC[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if group.len() > 2 {
+            ABC[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }

@@ -47,8 +47,11 @@ fn main() -> std::io::Result<()> {
                     match listener.accept() {
                         Ok((mut stream, _)) => {
                             let _ = stream.set_nodelay(true);
-                            poll.registry()
-                                .register(&mut stream, Token(next), Interest::READABLE)?;
+                            poll.registry().register(
+                                &mut stream,
+                                Token(next),
+                                Interest::READABLE,
+                            )?;
                             conns.insert(
                                 next,
                                 Conn {
@@ -67,7 +70,9 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             let id = event.token().0;
-            let Some(c) = conns.get_mut(&id) else { continue };
+            let Some(c) = conns.get_mut(&id) else {
+                continue;
+            };
             let mut dead = false;
             loop {
                 match c.stream.read(&mut buf) {
@@ -79,7 +84,8 @@ fn main() -> std::io::Result<()> {
                         let mut data = std::mem::take(&mut c.tail);
                         data.extend_from_slice(&buf[..n]);
                         let mut start = 0;
-                        while let Some(p) = data[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+                        while let Some(p) = data[start..].windows(4).position(|w| w == b"\r\n\r\n")
+                        {
                             let head = &data[start..start + p];
                             let close = head
                                 .windows(17)

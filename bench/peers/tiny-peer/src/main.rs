@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use peer_common::{announce, describe, Args, PLAINTEXT};
-use tiny_http::{Header, Request, Response, Server};
+use peer_common::{announce, describe, Args, BIG, BIG_LEN, PLAINTEXT};
+use tiny_http::{Header, Request, Response, Server, StatusCode};
 
 fn respond(mut req: Request, args: &Args) {
     let mut body = Vec::new();
@@ -15,6 +15,13 @@ fn respond(mut req: Request, args: &Args) {
     }
     args.block();
     let path = req.url().split('?').next().unwrap_or("");
+    if path == "/big" {
+        let header = Header::from_bytes(&b"Content-Type"[..], &b"application/octet-stream"[..])
+            .expect("valid header");
+        let big = Response::new(StatusCode(200), vec![header], &BIG[..], Some(BIG_LEN), None);
+        let _ = req.respond(big);
+        return;
+    }
     let (content_type, text) = if path == "/plaintext" {
         (&b"text/plain"[..], PLAINTEXT.to_owned())
     } else {
@@ -43,7 +50,11 @@ fn main() {
         .server_addr()
         .to_ip()
         .expect("bound to an IP address");
-    announce("tiny-peer", addr, &format!(" with {} workers", args.workers));
+    announce(
+        "tiny-peer",
+        addr,
+        &format!(" with {} workers", args.workers),
+    );
     let threads: Vec<_> = (0..args.workers)
         .map(|_| {
             let server = Arc::clone(&server);
