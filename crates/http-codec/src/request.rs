@@ -324,6 +324,11 @@ impl HeadDecoder {
     /// needed (nothing is consumed), or the head, whose [`RawHead::len`] bytes
     /// the caller consumes.
     pub fn decode<'a>(&'a mut self, buf: &'a [u8]) -> Result<Option<RawHead<'a>>, DecodeError> {
+        if buf.is_empty() && (self.finished || self.scanner.is_fresh()) {
+            // Between heads with nothing new: a server asks this after every
+            // request, so answer without touching any state.
+            return Ok(None);
+        }
         if self.finished {
             self.reset();
         }
@@ -750,5 +755,23 @@ mod tests {
         let mut dec = HeadDecoder::new(Limits::default());
         assert!(dec.decode(&head).expect("valid").is_some());
         assert_eq!(dec.lines.checks, 50);
+    }
+
+    #[test]
+    fn an_empty_buffer_between_heads_needs_more_and_changes_nothing() {
+        let head = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut dec = HeadDecoder::new(Limits::default());
+        assert!(matches!(dec.decode(b""), Ok(None)));
+        assert_eq!(dec.decode(head).expect("valid").expect("complete").target(), "/a");
+        assert!(matches!(dec.decode(b""), Ok(None)));
+        assert!(matches!(dec.decode(b""), Ok(None)));
+        let raw = dec.decode(b"GET /b HTTP/1.1\r\nHost: y\r\n\r\n");
+        assert_eq!(raw.expect("valid").expect("complete").target(), "/b");
+        // A head in progress still needs its bytes: it is not forgotten.
+        let mut dec = HeadDecoder::new(Limits::default());
+        assert!(matches!(dec.decode(b"GET /c HTTP/1.1\r\n"), Ok(None)));
+        let raw = dec.decode(b"GET /c HTTP/1.1\r\nHost: z\r\n\r\n");
+        assert_eq!(raw.expect("valid").expect("complete").field_count(), 1);
+        assert_eq!(dec.lines.checks, 1);
     }
 }

@@ -387,6 +387,12 @@ impl HttpService {
                 return;
             }
             let (st, input, output) = conn.parts();
+            if input.is_empty() && st.decoder.is_idle() {
+                // Between requests with nothing read: the common case after
+                // every response.
+                st.request_started = None;
+                break;
+            }
             let decoded = st.decoder.decode(input.bytes());
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
