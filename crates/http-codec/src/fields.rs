@@ -23,7 +23,8 @@ fn map_field_error(e: httparse::Error) -> DecodeError {
 
 /// A field as tokenised: name, value, and where each starts in the block.
 pub(crate) struct Field<'a> {
-    pub name: &'a str,
+    /// A token, so ASCII.
+    pub name: &'a [u8],
     pub value: &'a [u8],
     pub name_at: usize,
     pub value_at: usize,
@@ -49,7 +50,7 @@ fn field_slots_parse<'b>(
                 return Err(DecodeError::InvalidHeaderValue);
             };
             f(Field {
-                name: h.name,
+                name: h.name.as_bytes(),
                 value: h.value,
                 name_at: base + name_at,
                 value_at: base + value_at,
@@ -104,13 +105,13 @@ pub(crate) fn tokenise_fields(
     raw: &[u8],
     count: usize,
     trailer: bool,
-    mut inspect: impl FnMut(&str, &[u8]) -> Result<(), DecodeError>,
+    mut inspect: impl FnMut(&[u8], &[u8]) -> Result<(), DecodeError>,
 ) -> Result<Headers, DecodeError> {
     let mut headers = Headers::with_capacity(count, raw.len());
     let result = for_each_field(raw, count, |field| {
         inspect(field.name, field.value)?;
         headers
-            .append(field.name, field.value)
+            .append_bytes(field.name, field.value)
             .map_err(header_error)
     });
     match result {
@@ -187,8 +188,7 @@ impl FieldSummary {
     /// whether it touched framing (so [`check_so_far`](Self::check_so_far) is
     /// worth calling).
     #[inline(always)]
-    pub fn inspect(&mut self, name: &str, value: &[u8]) -> Result<bool, DecodeError> {
-        let name = name.as_bytes();
+    pub fn inspect(&mut self, name: &[u8], value: &[u8]) -> Result<bool, DecodeError> {
         // Every field this looks at starts with c, t, u or e: most fields
         // are passed over on their first byte.
         match name.first() {

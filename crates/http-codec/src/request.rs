@@ -3,8 +3,8 @@
 
 use http_types::{Headers, HttpVersion, Method, Protocol, Request};
 
-use crate::fields::{for_each_field, header_error, offset_in, FieldSummary};
-use crate::scan::{HeadScanner, Progress};
+use crate::fields::{for_each_field, header_error, FieldSummary};
+use crate::scan::{skip_visible, HeadScanner, Progress};
 use crate::{BodyDecoder, DecodeError, Framing, Limits};
 
 /// What the `Expect` header asked for.
@@ -382,78 +382,94 @@ impl HeadDecoder {
         }
     }
 
-    /// The whole head in one go, when it is all there and well-formed. `None`
-    /// sends the caller to the careful path, which finds the same head or
-    /// the first error in line order.
+    /// The whole head in one pass, when it is all there and plain: a
+    /// token method, a visible-ASCII target, `HTTP/1.1` or `HTTP/1.0`, and
+    /// field lines of a token name, a colon and a value of visible ASCII,
+    /// spaces and tabs, every line ending in CRLF, within the limits.
+    /// Anything else (`None`) goes to the careful path, which finds the same
+    /// head or the first error in line order, so the two agree on every
+    /// input: what this accepts is a subset of what that accepts, read the
+    /// same way.
     fn fast(&mut self, buf: &[u8]) -> Option<usize> {
-        // Empty lines before the request line are the careful path's business.
-        if matches!(buf.first(), None | Some(b'\r' | b'\n')) {
+        let limits = &self.limits;
+        let method_len = buf.iter().position(|&b| !http_types::is_token_byte(b))?;
+        if method_len == 0 || buf[method_len] != b' ' {
             return None;
         }
-        let mut slots = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); 32];
-        let mut req = httparse::Request::new(&mut []);
-        // httparse checks the method is a token, single spaces, a target of
-        // bytes above 0x20, HTTP/1.0 or HTTP/1.1, and the fields; anything
-        // else (other versions too) takes the careful path.
-        let end = match req.parse_with_uninit_headers(buf, &mut slots) {
-            Ok(httparse::Status::Complete(end)) => end,
+        let method = match &buf[..method_len] {
+            b"GET" => Method::Get,
+            b"PRI" => return None,
+            name => Method::from_bytes(name).ok()?,
+        };
+        let t0 = method_len + 1;
+        let t1 = skip_visible(buf, t0, 0x21);
+        if t1 == t0 || t1 - t0 > limits.max_target_bytes {
+            return None;
+        }
+        let minor = match *buf.get(t1..t1 + 11)? {
+            [b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', m @ (b'0' | b'1'), b'\r', b'\n'] => {
+                m - b'0'
+            }
             _ => return None,
         };
-        let (method, path, minor) = (req.method?, req.path?, req.version?);
-        if method == "PRI" || path.len() > self.limits.max_target_bytes {
+        if t1 + 9 > max_request_line(limits) {
             return None;
         }
-        // httparse takes a target of `!`..=`~` and bytes above 0x7F; the
-        // latter are not ASCII, which a target must be.
-        if !path.is_ascii() {
-            return None;
-        }
-        let method = Method::from_bytes(method.as_bytes()).ok()?;
-        let t0 = offset_in(buf, path.as_bytes())?;
-        if end > self.limits.max_head_bytes || req.headers.len() > self.limits.max_headers {
-            return None;
-        }
-        // httparse takes a bare LF as a line ending; strictly, every line must
-        // end in CRLF. (It refuses a CR that no LF follows.) The lines are the
-        // request line, one per field, and the empty line.
-        let strict = !self.allow_bare_lf;
-        let line_end = t0 + path.len() + " HTTP/1.1".len();
-        if line_end > max_request_line(&self.limits) {
-            return None;
-        }
-        if strict
-            && (!ends_in_crlf(buf.get(line_end..)?) || buf.get(end.wrapping_sub(2)) != Some(&b'\r'))
-        {
-            return None;
-        }
-        self.lines.request_line =
-            Some((method, (t0, t0 + path.len()), Protocol { major: 1, minor }));
-        // httparse hands back slices of `buf`; their offsets are plain
-        // differences, and the head is under 4 GiB (see `new`).
-        let base = buf.as_ptr() as usize;
-        let version = Protocol { major: 1, minor }.version();
-        self.lines.fields.reserve(req.headers.len());
-        for h in req.headers.iter() {
-            let name_at = (h.name.as_ptr() as usize).wrapping_sub(base);
-            let value_at = (h.value.as_ptr() as usize).wrapping_sub(base);
-            let value_end = value_at.wrapping_add(h.value.len());
-            if value_end > end || name_at >= value_at {
+        let protocol = Protocol { major: 1, minor };
+        let version = protocol.version();
+        self.lines.request_line = Some((method, (t0, t1), protocol));
+        let mut at = t1 + 11;
+        let mut count = 0;
+        loop {
+            if at > limits.max_head_bytes {
                 return None;
             }
-            if strict && !ends_in_crlf(&buf[value_end..end]) {
+            if buf.get(at..at + 2)? == b"\r\n" {
+                at += 2;
+                break;
+            }
+            count += 1;
+            if count > limits.max_headers {
                 return None;
             }
+            let name_len = buf[at..]
+                .iter()
+                .position(|&b| !http_types::is_token_byte(b))?;
+            if name_len == 0 || buf[at + name_len] != b':' {
+                return None;
+            }
+            let mut v0 = at + name_len + 1;
+            while matches!(buf.get(v0), Some(b' ' | b'\t')) {
+                v0 += 1;
+            }
+            // The value: visible ASCII, spaces and tabs, up to CRLF.
+            let mut eol = v0;
+            loop {
+                eol = skip_visible(buf, eol, 0x20);
+                match buf.get(eol)? {
+                    b'\t' => eol += 1,
+                    b'\r' => break,
+                    _ => return None,
+                }
+            }
+            if *buf.get(eol + 1)? != b'\n' {
+                return None;
+            }
+            let mut v1 = eol;
+            while v1 > v0 && matches!(buf[v1 - 1], b' ' | b'\t') {
+                v1 -= 1;
+            }
+            let value = &buf[v0..v1];
             let field = crate::fields::Field {
-                name: h.name,
-                value: h.value,
-                name_at,
-                value_at,
+                name: &buf[at..at + name_len],
+                value,
+                name_at: at,
+                value_at: v0,
             };
-            self.lines
-                .take_field(field, 0, version, &self.limits)
-                .ok()?;
+            self.lines.take_field(field, 0, version, limits).ok()?;
+            at = eol + 2;
         }
-        Some(end)
+        (at <= limits.max_head_bytes).then_some(at)
     }
 
     fn finish<'a>(&'a self, buf: &'a [u8], end: usize) -> Result<RawHead<'a>, DecodeError> {
@@ -499,20 +515,6 @@ impl HeadDecoder {
 /// limit plus room for a long method and the version.
 fn max_request_line(limits: &Limits) -> usize {
     limits.max_target_bytes.saturating_add(64)
-}
-
-/// Whether what follows a field value (trailing whitespace, then the line
-/// ending) is whitespace and CRLF.
-#[inline(always)]
-fn ends_in_crlf(after_value: &[u8]) -> bool {
-    if let [b'\r', b'\n', ..] = after_value {
-        return true;
-    }
-    let ws = after_value
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(after_value.len());
-    after_value[ws..].starts_with(b"\r\n")
 }
 
 /// `HTTP/DIGIT.DIGIT`: major 1 is spoken, any other major is 505.
@@ -762,7 +764,10 @@ mod tests {
         let head = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
         let mut dec = HeadDecoder::new(Limits::default());
         assert!(matches!(dec.decode(b""), Ok(None)));
-        assert_eq!(dec.decode(head).expect("valid").expect("complete").target(), "/a");
+        assert_eq!(
+            dec.decode(head).expect("valid").expect("complete").target(),
+            "/a"
+        );
         assert!(matches!(dec.decode(b""), Ok(None)));
         assert!(matches!(dec.decode(b""), Ok(None)));
         let raw = dec.decode(b"GET /b HTTP/1.1\r\nHost: y\r\n\r\n");
@@ -773,5 +778,83 @@ mod tests {
         let raw = dec.decode(b"GET /c HTTP/1.1\r\nHost: z\r\n\r\n");
         assert_eq!(raw.expect("valid").expect("complete").field_count(), 1);
         assert_eq!(dec.lines.checks, 1);
+    }
+
+    /// What a decode said, owned, for comparing two decoders.
+    fn outcome(dec: &mut HeadDecoder, buf: &[u8]) -> Result<Option<String>, DecodeError> {
+        Ok(dec.decode(buf)?.map(|raw| {
+            let fields: Vec<_> = raw.fields().collect();
+            format!(
+                "{} {} {:?} {:?} {:?} {} {:?} {} {}",
+                raw.method().as_str(),
+                raw.target(),
+                raw.protocol(),
+                fields,
+                raw.framing,
+                raw.keep_alive,
+                raw.expect,
+                raw.upgrade,
+                raw.len()
+            )
+        }))
+    }
+
+    /// The same bytes whole (the one-pass path) and after a first look at
+    /// one byte (the careful path only) decode the same way.
+    fn agree(buf: &[u8], limits: Limits) {
+        let whole = outcome(&mut HeadDecoder::new(limits), buf);
+        let mut dec = HeadDecoder::new(limits);
+        let careful = match dec.decode(&buf[..1.min(buf.len())]) {
+            Ok(None) => outcome(&mut dec, buf),
+            other => other.map(|h| h.map(|_| String::from("complete at one byte"))),
+        };
+        assert_eq!(whole, careful, "{:?}", String::from_utf8_lossy(buf));
+    }
+
+    #[test]
+    fn the_one_pass_path_agrees_with_the_careful_path() {
+        let seeds: &[&[u8]] = &[
+            b"GET /plaintext HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+            b"POST /a?b=c HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc",
+            b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX-Empty:\r\nX-Tabs:\t a \t b\t \r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\n",
+            b"M-SEARCH * HTTP/1.1\r\nA:b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            // At the tight limits below: a 12-byte target, 77 bytes of head.
+            b"GET /abcdefghijk HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nX-Fill: 0123456789abcdef\r\n\r\n",
+        ];
+        let tight = Limits {
+            max_headers: 3,
+            max_target_bytes: 12,
+            max_head_bytes: 77,
+            ..Limits::default()
+        };
+        // Bytes that sit on the edges of what the one-pass path takes.
+        let edits = b" \t\r\n:\x00\x7f\x80\xff/Hh1.0-aA";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for seed in seeds {
+            agree(seed, Limits::default());
+            agree(seed, tight);
+            for _ in 0..3000 {
+                let mut buf = seed.to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(buf.len());
+                    match next(3) {
+                        0 => buf[at] = edits[next(edits.len())],
+                        1 => buf.insert(at, edits[next(edits.len())]),
+                        _ => {
+                            buf.remove(at);
+                        }
+                    }
+                }
+                agree(&buf, Limits::default());
+                agree(&buf, tight);
+            }
+        }
     }
 }
