@@ -24,6 +24,7 @@
 //! - responses are written with one `write!` on a non-blocking socket, so a
 //!   response larger than the socket buffer may be cut short;
 //! - responses go out with lowercased header names.
+//!
 //! `GET /plaintext` and small echo requests work.
 
 use mini_async_http::{AIOServer, Request, Response, ResponseBuilder};
