@@ -2,7 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,9 @@ const MAX_WAKE_ROUNDS: usize = 64;
 /// Drained output vectors up to this capacity are kept for reuse; larger
 /// ones (a big response brought its own) are freed.
 const POOLED_OUTPUT_MAX: usize = 16 * 1024;
+/// Output handed over whole from this size on is queued as it is, not
+/// copied behind what is already pending.
+const WHOLE_FROM: usize = 16 * 1024;
 /// Listener `i` has token `LISTENER_BASE - i`.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
@@ -112,12 +115,32 @@ enum Closing {
     Now,
 }
 
+/// A large piece of output, queued whole.
+enum Chunk {
+    Owned(Vec<u8>),
+    Static(&'static [u8]),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Static(s) => s,
+        }
+    }
+}
+
 struct Entry<S> {
     generation: u32,
     stream: TcpStream,
     peer: SocketAddr,
     input: Buffer,
+    /// Large output queued whole, to be written before `output`, in order.
+    before: Vec<Chunk>,
+    /// The tail of the output, where small writes are appended.
     output: Vec<u8>,
+    /// Bytes written of the first piece of output (`before[0]`, or
+    /// `output` when `before` is empty).
     written: usize,
     state: S,
     reading: bool,
@@ -136,6 +159,71 @@ struct Entry<S> {
     /// Reading stopped because the input buffer was full, not because the
     /// socket was empty: read again once the service has made room.
     full: bool,
+}
+
+impl<S> Entry<S> {
+    fn has_pending(&self) -> bool {
+        !self.before.is_empty() || self.output.len() > self.written
+    }
+
+    fn pending_len(&self) -> usize {
+        let before: usize = self.before.iter().map(|c| c.bytes().len()).sum();
+        before + self.output.len() - self.written
+    }
+
+    /// Queue `chunk` after everything pending.
+    fn push_chunk(&mut self, chunk: Chunk) {
+        if self.before.is_empty() && self.output.len() == self.written {
+            // Nothing pending: the chunk is first, nothing of it written.
+            self.output.clear();
+            self.written = 0;
+        } else if !self.output.is_empty() {
+            // The tail's bytes go first (`written` still counts in the
+            // first piece, whichever it now is).
+            self.before
+                .push(Chunk::Owned(std::mem::take(&mut self.output)));
+        }
+        self.before.push(chunk);
+    }
+
+    /// Account for `n` bytes written, dropping the chunks they finish.
+    fn advance(&mut self, mut n: usize) {
+        while let Some(first) = self.before.first() {
+            let left = first.bytes().len() - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.before.remove(0);
+            self.written = 0;
+        }
+        self.written += n;
+    }
+
+    /// Write what is pending, in one system call: the first pieces at once
+    /// when large output is queued.
+    fn write_some(&mut self) -> io::Result<usize> {
+        if self.before.is_empty() {
+            return self.stream.write(&self.output[self.written..]);
+        }
+        let mut slices = [IoSlice::new(&[]); 4];
+        let mut n = 0;
+        for chunk in self.before.iter().take(slices.len()) {
+            let bytes = chunk.bytes();
+            slices[n] = IoSlice::new(if n == 0 {
+                &bytes[self.written..]
+            } else {
+                bytes
+            });
+            n += 1;
+        }
+        if n < slices.len() && self.before.len() == n && !self.output.is_empty() {
+            slices[n] = IoSlice::new(&self.output);
+            n += 1;
+        }
+        self.stream.write_vectored(&slices[..n])
+    }
 }
 
 /// A connection, as a [`Service`] sees it during an event.
@@ -196,21 +284,33 @@ impl<S> Conn<'_, S> {
         self.output().extend_from_slice(bytes);
     }
 
-    /// Queue `bytes` as output, taking the vector itself when nothing else
-    /// is pending (no copy: for large bodies).
+    /// Queue `bytes` as output, taking the vector itself (no copy) when
+    /// nothing else is pending or it is large (16 KiB or more): for bodies.
     pub fn send(&mut self, bytes: Vec<u8>) {
         let e = &mut *self.entry;
-        if e.output.len() == e.written {
+        if !e.has_pending() {
             e.output = bytes;
             e.written = 0;
+        } else if bytes.len() >= WHOLE_FROM {
+            e.push_chunk(Chunk::Owned(bytes));
         } else {
-            e.output.extend_from_slice(&bytes);
+            self.write(&bytes);
+        }
+    }
+
+    /// Queue `bytes` as output; large ones (16 KiB or more) are written
+    /// from where they are, never copied.
+    pub fn send_static(&mut self, bytes: &'static [u8]) {
+        if bytes.len() >= WHOLE_FROM {
+            self.entry.push_chunk(Chunk::Static(bytes));
+        } else {
+            self.write(bytes);
         }
     }
 
     /// Bytes queued and not yet written.
     pub fn pending_output(&self) -> usize {
-        self.entry.output.len() - self.entry.written
+        self.entry.pending_len()
     }
 
     /// Pause (`false`) or resume reading. While paused, input stays in the
@@ -511,6 +611,7 @@ impl<S: Service> EventLoop<S> {
             stream,
             peer,
             input: Buffer::default(),
+            before: Vec::new(),
             output: Vec::new(),
             written: 0,
             state,
@@ -562,7 +663,7 @@ impl<S: Service> EventLoop<S> {
             self.close(id);
             return;
         }
-        let pending = entry.output.len() > entry.written;
+        let pending = entry.has_pending();
         let flush = !entry.blocked && (pending || entry.closing == Closing::AfterFlush);
         if flush && !entry.dirty {
             entry.dirty = true;
@@ -661,16 +762,16 @@ impl<S: Service> EventLoop<S> {
         if entry.generation != id.generation() {
             return;
         }
-        let had_output = entry.output.len() > entry.written;
+        let had_output = entry.has_pending();
         entry.blocked = false;
-        while entry.written < entry.output.len() {
-            match entry.stream.write(&entry.output[entry.written..]) {
+        while entry.has_pending() {
+            match entry.write_some() {
                 Ok(0) => {
                     self.close(id);
                     return;
                 }
                 Ok(n) => {
-                    entry.written += n;
+                    entry.advance(n);
                     entry.write_deadline = Some(now + self.config.write_timeout);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -684,7 +785,7 @@ impl<S: Service> EventLoop<S> {
                 }
             }
         }
-        let pending = entry.written < entry.output.len();
+        let pending = entry.has_pending();
         if pending {
             if entry.write_deadline.is_none() {
                 entry.write_deadline = Some(now + self.config.write_timeout);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use http_codec::{encode_response, http_date_now, EncodeOptions};
-use http_types::{HttpCode, Response};
+use http_codec::{encode_response, encode_response_head, http_date_now, EncodeOptions, Framing};
+use http_types::{Body, HttpCode, Response};
 use reactor::{ConnId, Remote};
 
 use crate::queue::Receiver;
@@ -22,9 +22,9 @@ fn internal_error() -> Response {
         .unwrap_or_else(|_| Response::new(HttpCode::INTERNAL_SERVER_ERROR))
 }
 
-/// Responses with a body this large get a vector of their own, handed to
-/// the connection without a copy.
-const OWN_VECTOR_FROM: usize = 16 * 1024;
+/// Bodies this large travel on their own, handed to the connection without
+/// a copy: a vector as it is, static bytes by reference.
+const WHOLE_BODY_FROM: usize = 16 * 1024;
 /// A batch buffer stops taking responses at this size (the rest get their
 /// own vectors), which bounds what a worker keeps between batches.
 const BATCH_BUFFER_MAX: usize = 256 * 1024;
@@ -42,6 +42,39 @@ pub(crate) fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response
     (response, close)
 }
 
+/// Encode `response` into `out`, except a large body, which is returned to
+/// be queued after it as it is.
+pub(crate) fn encode(
+    response: Response,
+    options: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> Option<Payload> {
+    let len = response.body().len().unwrap_or(0);
+    if len < WHOLE_BODY_FROM as u64 {
+        encode_response(&response, options, out);
+        return None;
+    }
+    let framing = encode_response_head(
+        response.status(),
+        response.headers(),
+        Some(len),
+        options,
+        out,
+    );
+    // Without a length framing (HEAD, 204, 304) no body is sent.
+    if !matches!(framing, Framing::Length(_)) {
+        return None;
+    }
+    match response.into_body() {
+        Body::Bytes(bytes) => Some(Payload::Owned(bytes)),
+        Body::Static(bytes) => Some(Payload::Static(bytes)),
+        other => {
+            out.extend_from_slice(other.as_bytes().unwrap_or_default());
+            None
+        }
+    }
+}
+
 /// Where a response's bytes went.
 enum Draft {
     Owned(Vec<u8>),
@@ -56,6 +89,8 @@ struct Item {
     count: u64,
     close: bool,
     bytes: Draft,
+    /// The last response's large body, queued after `bytes`.
+    body: Option<Payload>,
 }
 
 /// What a worker builds for one event loop during a batch: the small
@@ -73,7 +108,7 @@ impl Outbox {
     /// it, else a fresh one.
     fn begin(&mut self) {
         match Arc::get_mut(&mut self.buffer) {
-            Some(buffer) if buffer.capacity() <= BATCH_BUFFER_MAX + OWN_VECTOR_FROM => {
+            Some(buffer) if buffer.capacity() <= BATCH_BUFFER_MAX + WHOLE_BODY_FROM => {
                 buffer.clear()
             }
             _ => self.buffer = Arc::new(Vec::new()),
@@ -81,43 +116,45 @@ impl Outbox {
     }
 
     /// Encode a response, joining it to the previous item when that is the
-    /// same connection's response just before it.
+    /// same connection's response just before it. A large body travels
+    /// whole behind its head, and nothing joins after it.
     fn push(
         &mut self,
         conn: ConnId,
         seq: u64,
         close: bool,
-        response: &Response,
+        response: Response,
         options: &EncodeOptions,
     ) {
-        let body = response.body().len().unwrap_or(0) as usize;
-        let batch = Arc::get_mut(&mut self.buffer)
-            .filter(|b| body < OWN_VECTOR_FROM && b.len() < BATCH_BUFFER_MAX);
-        let Some(buffer) = batch else {
-            let mut bytes = Vec::with_capacity(256 + body);
-            encode_response(response, options, &mut bytes);
+        let Some(buffer) = Arc::get_mut(&mut self.buffer).filter(|b| b.len() < BATCH_BUFFER_MAX)
+        else {
+            let mut bytes = Vec::new();
+            let body = encode(response, options, &mut bytes);
             self.items.push(Item {
                 conn,
                 seq,
                 count: 1,
                 close,
                 bytes: Draft::Owned(bytes),
+                body,
             });
             return;
         };
         let start = buffer.len();
-        encode_response(response, options, buffer);
+        let body = encode(response, options, buffer);
         let end = buffer.len();
         if let Some(last) = self.items.last_mut() {
             if let Draft::Range(range) = &mut last.bytes {
                 if last.conn == conn
                     && !last.close
+                    && last.body.is_none()
                     && last.seq + last.count == seq
                     && range.end == start
                 {
                     range.end = end;
                     last.count += 1;
                     last.close = close;
+                    last.body = body;
                     return;
                 }
             }
@@ -128,6 +165,7 @@ impl Outbox {
             count: 1,
             close,
             bytes: Draft::Range(start..end),
+            body,
         });
     }
 
@@ -146,6 +184,7 @@ impl Outbox {
                 seq: item.seq,
                 count: item.count,
                 bytes,
+                body: item.body,
                 close: item.close,
             };
             (item.conn, done)
@@ -227,7 +266,7 @@ fn work(
                 ..shared.options(head_request, close, http10)
             };
             if let Some(outbox) = outboxes.get_mut(loop_index) {
-                outbox.push(conn, seq, close, &response, &options);
+                outbox.push(conn, seq, close, response, &options);
             }
         }
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count;

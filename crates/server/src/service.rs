@@ -32,6 +32,9 @@ pub(crate) struct Done {
     pub seq: u64,
     pub count: u64,
     pub bytes: Payload,
+    /// The last response's body, when it is large enough to travel on its
+    /// own (after `bytes`, which end with its head).
+    pub body: Option<Payload>,
     /// The connection closes after the last of them.
     pub close: bool,
 }
@@ -43,6 +46,24 @@ pub(crate) enum Payload {
     /// A range of a buffer a worker filled with a whole batch's responses,
     /// copied into the connection's reused output vector.
     Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+    /// A static body, written from where it is.
+    Static(&'static [u8]),
+}
+
+impl Payload {
+    /// Queue these bytes on `conn`: large vectors and static bytes as they
+    /// are, a range of a batch buffer by copy.
+    fn queue(self, conn: &mut Conn<'_, HttpConn>) {
+        match self {
+            Payload::Owned(bytes) => conn.send(bytes),
+            Payload::Shared(buffer, range) => {
+                if let Some(bytes) = buffer.get(range) {
+                    conn.write(bytes);
+                }
+            }
+            Payload::Static(bytes) => conn.send_static(bytes),
+        }
+    }
 }
 
 /// What every loop and worker of a server shares.
@@ -210,6 +231,7 @@ impl HttpService {
                 seq,
                 count: 1,
                 bytes: Payload::Owned(bytes),
+                body: None,
                 close: true,
             },
         );
@@ -254,18 +276,20 @@ impl HttpService {
         let options = self.shared.options(head_request, close, http10);
         if conn.is_closing() || conn.state().next_out != seq {
             let mut bytes = Vec::new();
-            encode_response(&response, &options, &mut bytes);
-            let bytes = Payload::Owned(bytes);
+            let body = crate::pool::encode(response, &options, &mut bytes);
             let done = Done {
                 seq,
                 count: 1,
-                bytes,
+                bytes: Payload::Owned(bytes),
+                body,
                 close,
             };
             self.complete(conn, done);
             return;
         }
-        encode_response(&response, &options, conn.output());
+        if let Some(body) = crate::pool::encode(response, &options, conn.output()) {
+            body.queue(conn);
+        }
         self.wrote(conn, seq, 1, close);
     }
 
@@ -313,13 +337,9 @@ impl HttpService {
         }
         let mut next = Some(done);
         while let Some(done) = next {
-            match done.bytes {
-                Payload::Owned(bytes) => conn.send(bytes),
-                Payload::Shared(buffer, range) => {
-                    if let Some(bytes) = buffer.get(range) {
-                        conn.write(bytes);
-                    }
-                }
+            done.bytes.queue(conn);
+            if let Some(body) = done.body {
+                body.queue(conn);
             }
             if !self.wrote(conn, done.seq, done.count, done.close) {
                 return;

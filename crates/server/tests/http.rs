@@ -628,3 +628,81 @@ fn handlers_on_the_loop_serve_the_same_protocol() {
     assert!(c.closed());
     server.shutdown();
 }
+
+const fn pattern<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        bytes[i] = b'a' + (i % 26) as u8;
+        i += 1;
+    }
+    bytes
+}
+
+static LARGE_STATIC: [u8; 100_000] = pattern();
+
+/// Large bodies travel on their own (a vector as it is, static bytes by
+/// reference) behind their heads: pipelined among small responses and a
+/// `HEAD`, to a client with a small receive window (so writes stop part-way
+/// through them), every byte arrives in order, in both modes.
+#[test]
+fn large_bodies_keep_their_place_among_pipelined_responses() {
+    let vec_body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = vec_body.clone();
+    let handler = move |req: Request| {
+        let path = req.path().to_owned();
+        let builder = ResponseBuilder::empty_200();
+        let builder = match path.as_str() {
+            "/static" => builder.body(http_types::Body::from_static(&LARGE_STATIC)),
+            "/vec" => builder.body(vec_body.clone()),
+            other => builder.body(other.to_owned()),
+        };
+        builder.build().unwrap()
+    };
+    for on_loop in [false, true] {
+        let server = start(
+            ServerBuilder::new().workers(2).handlers_on_loop(on_loop),
+            handler.clone(),
+        );
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(16 * 1024).unwrap();
+        socket.connect(&server.local_addr().into()).unwrap();
+        let mut c = Client::from_stream(socket.into());
+        // Several megabytes in all, more than the socket buffers hold.
+        let order = [
+            "/s0", "/static", "/s1", "/vec", "HEAD", "/s2", "/static", "/vec", "/s3",
+        ]
+        .repeat(6);
+        let mut wire = Vec::new();
+        for &path in &order {
+            if path == "HEAD" {
+                wire.extend_from_slice(b"HEAD /static HTTP/1.1\r\nHost: test\r\n\r\n");
+            } else {
+                wire.extend_from_slice(&get(path));
+            }
+        }
+        c.send(&wire);
+        for &path in &order {
+            let context = format!("{path} (on the loop: {on_loop})");
+            match path {
+                "/static" => {
+                    let r = c.response();
+                    assert_eq!(r.body().as_bytes().unwrap(), &LARGE_STATIC[..], "{context}");
+                }
+                "/vec" => {
+                    let r = c.response();
+                    assert_eq!(r.body().as_bytes().unwrap(), &expected[..], "{context}");
+                }
+                "HEAD" => {
+                    let r = c.response_to(true).expect("a response");
+                    let len = r.headers().get("content-length").unwrap();
+                    assert_eq!(len, "100000", "{context}");
+                    assert!(r.body().is_empty(), "{context}");
+                }
+                small => assert_eq!(body(&c.response()), small, "{context}"),
+            }
+        }
+        server.shutdown();
+    }
+}
