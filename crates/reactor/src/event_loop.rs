@@ -222,7 +222,13 @@ impl<S> Entry<S> {
             slices[n] = IoSlice::new(&self.output);
             n += 1;
         }
-        self.stream.write_vectored(&slices[..n])
+        // `sendmsg` with `MSG_NOSIGNAL`, as std's `write` does with `send`: a
+        // peer that has gone away is an error here, never a `SIGPIPE`.
+        #[cfg(target_os = "linux")]
+        let flags = libc::MSG_NOSIGNAL;
+        #[cfg(not(target_os = "linux"))]
+        let flags = 0;
+        socket2::SockRef::from(&self.stream).send_vectored_with_flags(&slices[..n], flags)
     }
 }
 
