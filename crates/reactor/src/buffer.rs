@@ -58,21 +58,51 @@ impl Buffer {
 
     /// Free space at the end, after moving the bytes to the front or growing
     /// (up to `max` bytes of storage) if there is none. Empty when the buffer
-    /// is full at `max`.
+    /// is full at `max`. Storage larger than `max` (a pooled vector, say) is
+    /// used only up to `max`, so the buffer never holds more.
     pub(crate) fn spare(&mut self, max: usize) -> &mut [u8] {
-        if self.end == self.data.len() && self.start > 0 {
+        let usable = |len: usize| len.min(max);
+        if self.end >= usable(self.data.len()) && self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end == self.data.len() && self.data.len() < max {
-            let grown = (self.data.len() * 2).clamp(4096, max);
+        if self.end >= usable(self.data.len()) && self.data.len() < max {
+            let grown = (self.data.len() * 2).max(4096).min(max);
             self.data.resize(grown, 0);
         }
-        &mut self.data[self.end..]
+        let limit = usable(self.data.len()).max(self.end);
+        &mut self.data[self.end..limit]
     }
 
     pub(crate) fn filled(&mut self, n: usize) {
         self.end += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fill the buffer through `spare` until it says it is full.
+    fn fill(buf: &mut Buffer, max: usize) -> usize {
+        loop {
+            let n = buf.spare(max).len();
+            if n == 0 {
+                return buf.len();
+            }
+            buf.filled(n);
+        }
+    }
+
+    #[test]
+    fn never_holds_more_than_max_whatever_its_storage() {
+        for (storage, max) in [(0, 1024), (1024, 2048), (16 * 1024, 1024), (0, 80 * 1024)] {
+            let mut buf = Buffer::with_storage(vec![0; storage]);
+            assert_eq!(fill(&mut buf, max), max, "storage {storage}, max {max}");
+            // Consuming from the front makes room again, up to `max`.
+            buf.consume(100);
+            assert_eq!(fill(&mut buf, max), max, "storage {storage}, max {max}");
+        }
     }
 }
