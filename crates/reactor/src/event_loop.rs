@@ -168,7 +168,9 @@ impl<S> Entry<S> {
 
     fn pending_len(&self) -> usize {
         let before: usize = self.before.iter().map(|c| c.bytes().len()).sum();
-        before + self.output.len() - self.written
+        // Saturating: a service that shortens `output` below what was written
+        // of it leaves nothing pending, not an overflow.
+        (before + self.output.len()).saturating_sub(self.written)
     }
 
     /// Queue `chunk` after everything pending.
@@ -262,7 +264,8 @@ impl<S> Conn<'_, S> {
         &mut self.entry.state
     }
 
-    /// State, unconsumed input and pending output at once.
+    /// State, unconsumed input and the output vector at once (see
+    /// [`output`](Conn::output): append to it only).
     pub fn parts(&mut self) -> (&mut S, &mut Buffer, &mut Vec<u8>) {
         let e = &mut *self.entry;
         (&mut e.state, &mut e.input, &mut e.output)
@@ -274,7 +277,9 @@ impl<S> Conn<'_, S> {
     }
 
     /// Append output; it is written at the end of the batch, together with
-    /// anything else queued, in as few writes as the socket allows.
+    /// anything else queued, in as few writes as the socket allows. The
+    /// vector may still hold bytes already written, so append only: its
+    /// length is not what is pending ([`pending_output`](Conn::pending_output) is).
     pub fn output(&mut self) -> &mut Vec<u8> {
         let e = &mut *self.entry;
         if e.output.capacity() == 0 {
