@@ -24,6 +24,9 @@ const POOLED_OUTPUT_MAX: usize = 16 * 1024;
 /// Output handed over whole from this size on is queued as it is, not
 /// copied behind what is already pending.
 const WHOLE_FROM: usize = 16 * 1024;
+/// Accept errors in a row, other than running out of descriptors or
+/// memory, after which accepting pauses for `accept_backoff`.
+const MAX_ACCEPT_FAILURES: usize = 64;
 /// Listener `i` has token `LISTENER_BASE - i`.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
@@ -46,7 +49,8 @@ pub struct Config {
     /// Capacity of the reused `Events`.
     pub events: usize,
     /// How long to stop accepting after the process runs out of file
-    /// descriptors (EMFILE/ENFILE), instead of spinning on the error.
+    /// descriptors (EMFILE/ENFILE) or memory, or after 64 other accept
+    /// errors in a row, instead of spinning on the error.
     pub accept_backoff: Duration,
 }
 
@@ -578,13 +582,17 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         for i in 0..self.listeners.len() {
+            let mut failures = 0;
             loop {
                 if self.conns.len() >= self.config.max_connections {
                     self.at_cap = true;
                     return;
                 }
                 match self.listeners[i].accept() {
-                    Ok((stream, peer)) => self.insert(stream, peer, now),
+                    Ok((stream, peer)) => {
+                        failures = 0;
+                        self.insert(stream, peer, now);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if is_fd_exhaustion(&e) => {
@@ -592,8 +600,16 @@ impl<S: Service> EventLoop<S> {
                         return;
                     }
                     // The peer gave up before we accepted (ECONNABORTED and
-                    // the like): on to the next one.
-                    Err(_) => continue,
+                    // the like): on to the next one. An error that keeps
+                    // coming is not that: pause as for descriptors, rather
+                    // than spin here and serve nothing else.
+                    Err(_) => {
+                        failures += 1;
+                        if failures >= MAX_ACCEPT_FAILURES {
+                            self.accept_resume = Some(now + self.config.accept_backoff);
+                            return;
+                        }
+                    }
                 }
             }
         }

@@ -951,3 +951,27 @@ fn remote_wake_runs_end_of_batch_and_the_connections_it_names_are_woken() {
     }
     assert_eq!(read_n(&mut client, 3), b"www");
 }
+
+#[test]
+fn a_listener_whose_accepts_keep_failing_does_not_stall_the_loop() {
+    let listener = reactor::bind("127.0.0.1:0".parse().unwrap(), &Default::default()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let kept = listener.try_clone().unwrap();
+    let (event_loop, remote) = EventLoop::new(Echo, vec![listener], Config::default()).unwrap();
+    let loop_thread = thread::spawn(move || event_loop.run().map(|_| ()));
+    let mut client = connect(addr);
+    client.write_all(b"before").unwrap();
+    assert_eq!(read_n(&mut client, 6), b"before");
+    // A listening socket shut for reading stops listening: every accept
+    // fails (EINVAL on Linux), and the shutdown wakes the loop to try.
+    socket2::SockRef::from(&kept)
+        .shutdown(Shutdown::Read)
+        .unwrap();
+    for i in 0..20 {
+        let message = format!("after {i}");
+        client.write_all(message.as_bytes()).unwrap();
+        assert_eq!(read_n(&mut client, message.len()), message.as_bytes());
+    }
+    remote.shutdown_now();
+    loop_thread.join().unwrap().unwrap();
+}
