@@ -4,7 +4,7 @@
 use http_types::{Headers, HttpVersion, Method, Protocol, Request};
 
 use crate::fields::{for_each_field, header_error, FieldSummary};
-use crate::scan::{skip_visible, HeadScanner, Progress};
+use crate::scan::{HeadScanner, Progress};
 use crate::{BodyDecoder, DecodeError, Framing, Limits};
 
 /// What the `Expect` header asked for.
@@ -402,7 +402,7 @@ impl HeadDecoder {
             name => Method::from_bytes(name).ok()?,
         };
         let t0 = method_len + 1;
-        let t1 = skip_visible(buf, t0, 0x21);
+        let t1 = t0 + http_types::visible_prefix(&buf[t0..], false);
         if t1 == t0 || t1 - t0 > limits.max_target_bytes {
             return None;
         }
@@ -445,7 +445,7 @@ impl HeadDecoder {
             // The value: visible ASCII, spaces and tabs, up to CRLF.
             let mut eol = v0;
             loop {
-                eol = skip_visible(buf, eol, 0x20);
+                eol += http_types::visible_prefix(&buf[eol..], true);
                 match buf.get(eol)? {
                     b'\t' => eol += 1,
                     b'\r' => break,

@@ -64,37 +64,6 @@ pub(crate) fn find_line_end(hay: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + i)
 }
 
-/// Offset of the first byte at or after `from` that is below `lo` or at
-/// least 0x7F (so a control, DEL or a byte above ASCII), or `hay.len()`.
-/// `lo` is 0x20 to pass spaces, 0x21 to stop at them; it must be at most
-/// 0x80.
-///
-/// Eight bytes at a time, as [`find_line_end`]: `w - repeat(lo)` borrows
-/// into a byte's high bit where that byte is below `lo`, and `w + repeat(1)`
-/// carries into it where the byte is 0x7F or more (or it was set already).
-/// A borrow or carry only runs upward from a byte that is flagged itself, so
-/// the lowest flag is exact.
-#[inline]
-pub(crate) fn skip_visible(hay: &[u8], from: usize, lo: u8) -> usize {
-    let mut i = from;
-    while let Some(word) = hay.get(i..i + 8) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let w = u64::from_le_bytes(bytes);
-        let below = w.wrapping_sub(LO * u64::from(lo)) & !w;
-        let above = w.wrapping_add(LO) | w;
-        let found = (below | above) & HI;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    let rest = hay.get(i..).unwrap_or_default();
-    rest.iter()
-        .position(|&b| b < lo || b >= 0x7f)
-        .map_or(hay.len(), |p| p + i)
-}
-
 /// How far an incomplete head has got: the complete lines so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Progress {
@@ -238,36 +207,6 @@ mod tests {
                 }
             }
             assert_eq!(find_line_end(&vec![0x8d; len], 0), None);
-        }
-    }
-
-    #[test]
-    fn skip_visible_stops_where_a_byte_loop_stops() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for len in 0..40 {
-            for _ in 0..200 {
-                let hay: Vec<u8> = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        // Mostly visible bytes, some of every other kind.
-                        match state % 16 {
-                            0 => (state >> 8) as u8,
-                            1 => b' ',
-                            _ => 0x21 + (state >> 8) as u8 % 94,
-                        }
-                    })
-                    .collect();
-                for lo in [0x20, 0x21] {
-                    for from in 0..=len.min(3) {
-                        let slow = (from..len)
-                            .find(|&i| hay[i] < lo || hay[i] >= 0x7f)
-                            .unwrap_or(len);
-                        assert_eq!(skip_visible(&hay, from, lo), slow, "{hay:?} {lo}");
-                    }
-                }
-            }
         }
     }
 }

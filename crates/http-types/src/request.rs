@@ -89,24 +89,7 @@ pub struct InvalidTarget;
 
 /// Whether `target` may stand in a request line: non-empty, visible ASCII only.
 pub fn is_valid_target(target: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let visible = |b: u8| (0x21..0x7f).contains(&b);
-    // Eight bytes at a time: `x - repeat(0x21)` borrows into the high bit of
-    // a byte below 0x21, `x + repeat(1)` carries into that of a byte of 0x7F
-    // or more (or it is set already). Whatever the borrows and carries do to
-    // the bytes above, a word of visible bytes raises no flag, and any other
-    // word raises at least one.
-    let mut words = target.chunks_exact(8);
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_ne_bytes(w);
-        if ((x.wrapping_sub(ONES * 0x21) & !x) | x.wrapping_add(ONES) | x) & HIGHS != 0 {
-            return false;
-        }
-    }
-    !target.is_empty() && words.remainder().iter().all(|&b| visible(b))
+    !target.is_empty() && crate::visible_prefix(target, false) == target.len()
 }
 
 impl Request {
