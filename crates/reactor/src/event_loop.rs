@@ -119,6 +119,24 @@ enum Closing {
     Now,
 }
 
+/// The loop's drained output vectors, empty, for output to start in.
+struct Spares {
+    pool: Vec<Vec<u8>>,
+    /// At most this many are kept (`pool_buffers`).
+    max: usize,
+}
+
+impl Spares {
+    /// Keep a written-out vector if it is small and there is room; else
+    /// free it.
+    fn keep(&mut self, mut v: Vec<u8>) {
+        if v.capacity() > 0 && v.capacity() <= POOLED_OUTPUT_MAX && self.pool.len() < self.max {
+            v.clear();
+            self.pool.push(v);
+        }
+    }
+}
+
 /// A large piece of output, queued whole.
 enum Chunk {
     Owned(Vec<u8>),
@@ -192,8 +210,9 @@ impl<S> Entry<S> {
         self.before.push(chunk);
     }
 
-    /// Account for `n` bytes written, dropping the chunks they finish.
-    fn advance(&mut self, mut n: usize) {
+    /// Account for `n` bytes written, dropping the chunks they finish (an
+    /// output vector among them goes back to `spares`).
+    fn advance(&mut self, mut n: usize, spares: &mut Spares) {
         while let Some(first) = self.before.first() {
             let left = first.bytes().len() - self.written;
             if n < left {
@@ -201,7 +220,9 @@ impl<S> Entry<S> {
                 return;
             }
             n -= left;
-            self.before.remove(0);
+            if let Chunk::Owned(v) = self.before.remove(0) {
+                spares.keep(v);
+            }
             self.written = 0;
         }
         self.written += n;
@@ -244,7 +265,7 @@ pub struct Conn<'a, S> {
     entry: &'a mut Entry<S>,
     now: Instant,
     /// The loop's drained output vectors, for output to start in.
-    outputs: &'a mut Vec<Vec<u8>>,
+    outputs: &'a mut Spares,
 }
 
 impl<S> Conn<'_, S> {
@@ -287,7 +308,7 @@ impl<S> Conn<'_, S> {
     pub fn output(&mut self) -> &mut Vec<u8> {
         let e = &mut *self.entry;
         if e.output.capacity() == 0 {
-            if let Some(reused) = self.outputs.pop() {
+            if let Some(reused) = self.outputs.pool.pop() {
                 e.output = reused;
             }
         }
@@ -386,8 +407,7 @@ pub struct EventLoop<S: Service> {
     /// kept to reuse its allocation.
     ready: Vec<(ConnId, bool, bool, bool)>,
     pool: Vec<Vec<u8>>,
-    /// Drained output vectors, empty, for reuse (at most `pool_buffers`).
-    outputs: Vec<Vec<u8>>,
+    outputs: Spares,
     completions: Vec<(ConnId, S::Completion)>,
     /// Accepting stopped at the connection cap.
     at_cap: bool,
@@ -446,7 +466,10 @@ impl<S: Service> EventLoop<S> {
             to_wake: Vec::new(),
             ready: Vec::new(),
             pool: Vec::new(),
-            outputs: Vec::new(),
+            outputs: Spares {
+                pool: Vec::new(),
+                max: config.pool_buffers,
+            },
             completions: Vec::new(),
             at_cap: false,
             accept_resume: None,
@@ -798,7 +821,7 @@ impl<S: Service> EventLoop<S> {
                     return;
                 }
                 Ok(n) => {
-                    entry.advance(n);
+                    entry.advance(n, &mut self.outputs);
                     entry.write_deadline = Some(now + self.config.write_timeout);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -820,14 +843,7 @@ impl<S: Service> EventLoop<S> {
         } else {
             // An idle connection holds no buffer: a small one goes back to
             // the loop's spares for the next response, a large one is freed.
-            let mut drained = std::mem::take(&mut entry.output);
-            if drained.capacity() > 0
-                && drained.capacity() <= POOLED_OUTPUT_MAX
-                && self.outputs.len() < self.config.pool_buffers
-            {
-                drained.clear();
-                self.outputs.push(drained);
-            }
+            self.outputs.keep(std::mem::take(&mut entry.output));
             entry.written = 0;
             entry.write_deadline = None;
         }
