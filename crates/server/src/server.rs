@@ -198,7 +198,7 @@ impl ServerBuilder {
             ..reactor::Config::default()
         };
         // Batches of jobs; the bound on queued jobs is kept by the loops
-        // (`Shared::queued`), so the channel itself need not be bounded.
+        // (`Shared::queued`), so the queue itself need not be bounded.
         let (jobs_tx, jobs_rx) = crate::queue::queue();
         let workers = if config.handlers_on_loop {
             0
