@@ -157,6 +157,38 @@ impl Store {
         }
     }
 
+    /// Add a record at the end: `head`, `name`, `value`. The common case of
+    /// [`replace`](Store::replace), without its bookkeeping for bytes after
+    /// the range.
+    #[inline]
+    fn push(&mut self, head: &[u8; RECORD_HEAD], name: &[u8], value: &[u8]) {
+        let added = RECORD_HEAD + name.len() + value.len();
+        match self {
+            Store::Inline { len, bytes } => {
+                let at = usize::from(*len);
+                if let Some(to) = bytes.get_mut(at..at + added) {
+                    let (h, rest) = to.split_at_mut(RECORD_HEAD);
+                    h.copy_from_slice(head);
+                    let (n, v) = rest.split_at_mut(name.len());
+                    n.copy_from_slice(name);
+                    v.copy_from_slice(value);
+                    // At most `INLINE`, which fits in a u8.
+                    *len = (at + added) as u8;
+                    return;
+                }
+            }
+            Store::Heap(v) => {
+                v.reserve(added);
+                v.extend_from_slice(head);
+                v.extend_from_slice(name);
+                v.extend_from_slice(value);
+                return;
+            }
+        }
+        let end = self.len();
+        self.replace(end..end, head, name, value);
+    }
+
     /// Move the bytes in `range` to start at `dest`.
     fn copy_within(&mut self, range: std::ops::Range<usize>, dest: usize) {
         match self {
@@ -297,20 +329,32 @@ pub fn is_valid_value(value: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let by_table = |bytes: &[u8]| bytes.iter().all(|&b| VALUE_TABLE[usize::from(b)]);
-    let mut words = value.chunks_exact(8);
-    for word in &mut words {
+    // Whether the eight bytes may hold a byte below 0x20 or equal to 0x7F:
+    // such a byte sets a high bit here (and only such a byte); the table
+    // then settles the word, HTAB included.
+    let flagged = |word: &[u8]| {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let x = u64::from_ne_bytes(w);
-        // A byte below 0x20 or equal to 0x7F sets a high bit here (and only
-        // then); the table settles the word, HTAB included.
         let low = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
         let del = (x ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(x ^ (ONES * 0x7f)) & HIGHS;
-        if (low | del) != 0 && !by_table(word) {
+        (low | del) != 0
+    };
+    if value.len() < 8 {
+        return by_table(value);
+    }
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        if flagged(word) && !by_table(word) {
             return false;
         }
     }
-    by_table(words.remainder())
+    if words.remainder().is_empty() {
+        return true;
+    }
+    // The tail as the last eight bytes, overlapping a word already checked.
+    let last = &value[value.len() - 8..];
+    !flagged(last) || by_table(last)
 }
 
 impl Headers {
@@ -421,6 +465,17 @@ impl Headers {
         self.get(name).is_some()
     }
 
+    /// The head of the record for `name` and `value`: their lengths.
+    #[inline]
+    fn record_head(name: &[u8], value: &[u8]) -> Result<[u8; RECORD_HEAD], HeaderError> {
+        let name_len = u32::try_from(name.len()).map_err(|_| HeaderError::Full)?;
+        let value_len = u32::try_from(value.len()).map_err(|_| HeaderError::Full)?;
+        let mut lens = [0u8; RECORD_HEAD];
+        lens[..4].copy_from_slice(&name_len.to_le_bytes());
+        lens[4..].copy_from_slice(&value_len.to_le_bytes());
+        Ok(lens)
+    }
+
     /// Put the record for a checked `name` and `value` in place of the bytes
     /// in `range`; returns the record's length.
     fn put_record(
@@ -429,32 +484,38 @@ impl Headers {
         name: &[u8],
         value: &[u8],
     ) -> Result<usize, HeaderError> {
-        let name_len = u32::try_from(name.len()).map_err(|_| HeaderError::Full)?;
-        let value_len = u32::try_from(value.len()).map_err(|_| HeaderError::Full)?;
-        let mut lens = [0u8; RECORD_HEAD];
-        lens[..4].copy_from_slice(&name_len.to_le_bytes());
-        lens[4..].copy_from_slice(&value_len.to_le_bytes());
+        let lens = Self::record_head(name, value)?;
         self.bytes.replace(range, &lens, name, value);
         Ok(RECORD_HEAD + name.len() + value.len())
     }
 
     /// Add the record for a checked field at the end.
+    #[inline]
     fn push_record(&mut self, name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
-        let end = self.bytes.len();
-        self.put_record(end..end, name, value)?;
+        let lens = Self::record_head(name, value)?;
+        self.bytes.push(&lens, name, value);
         self.count += 1;
         Ok(())
     }
 
+    #[inline]
     fn checked(name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
-        let lossy = || String::from_utf8_lossy(name).into_owned();
-        if !is_valid_name(name) {
-            return Err(HeaderError::InvalidName(lossy()));
+        if is_valid_name(name) && is_valid_value(value) {
+            Ok(())
+        } else {
+            Err(Self::refusal(name))
         }
-        if !is_valid_value(value) {
-            return Err(HeaderError::InvalidValue { name: lossy() });
+    }
+
+    /// Why [`checked`](Headers::checked) refused `name` and a value.
+    #[cold]
+    fn refusal(name: &[u8]) -> HeaderError {
+        let name_text = String::from_utf8_lossy(name).into_owned();
+        if is_valid_name(name) {
+            HeaderError::InvalidValue { name: name_text }
+        } else {
+            HeaderError::InvalidName(name_text)
         }
-        Ok(())
     }
 
     /// Add a field after the existing ones, keeping any others of the same name.

@@ -132,8 +132,10 @@ impl Request {
     #[inline]
     pub fn path(&self) -> &str {
         let target = self.target.as_str();
-        match target.split_once('?') {
-            Some((path, _)) => path,
+        // A plain byte loop: targets are short, and a `?` is ASCII, so the
+        // index is a character boundary.
+        match target.bytes().position(|b| b == b'?') {
+            Some(at) => target.get(..at).unwrap_or(target),
             None => target,
         }
     }

@@ -245,17 +245,24 @@ impl HttpService {
 
     /// Add a job to this batch, or keep it for later if the worker queue is
     /// full.
+    #[inline]
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
         if let Some(handler) = &self.on_loop {
             self.run_here(conn, job, &**handler);
-            return;
+        } else if self.room() > 0 {
+            self.pending.push(job);
+        } else {
+            self.dispatch_full(conn, job);
         }
-        if self.room() == 0 {
-            // Ask the workers for a wake-up, then look again, so that room
-            // made between the two is not missed.
-            let bit = 1u64 << self.loop_index;
-            self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
-        }
+    }
+
+    /// [`dispatch`](Self::dispatch) when the worker queue looked full.
+    #[cold]
+    fn dispatch_full(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
+        // Ask the workers for a wake-up, then look again, so that room made
+        // between the two is not missed.
+        let bit = 1u64 << self.loop_index;
+        self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
         if self.room() > 0 {
             self.pending.push(job);
             return;
@@ -454,6 +461,7 @@ impl HttpService {
         }
     }
 
+    #[inline]
     fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head) {
         let head_request = *head.request.method() == Method::Head;
         if let Some(status) = refusal(&head) {
