@@ -12,7 +12,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::remote::{Shared, GRACEFUL, IMMEDIATE, RUNNING};
+use crate::remote::{EndOnDrop, Shared, GRACEFUL, IMMEDIATE, RUNNING};
 use crate::{Buffer, ConnId, Remote};
 
 const WAKER: Token = Token(usize::MAX);
@@ -391,6 +391,8 @@ impl<S> Conn<'_, S> {
 
 /// One event loop: a thread's worth of connections.
 pub struct EventLoop<S: Service> {
+    /// Marks the loop ended for its [`Remote`]s when it goes away.
+    _end: EndOnDrop<S::Completion>,
     poll: Poll,
     events: Events,
     listeners: Vec<TcpListener>,
@@ -444,6 +446,7 @@ impl<S: Service> EventLoop<S> {
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
+            ended: std::sync::atomic::AtomicBool::new(false),
             waker,
             stop: std::sync::atomic::AtomicU8::new(RUNNING),
             drain_deadline: Mutex::new(None),
@@ -452,6 +455,7 @@ impl<S: Service> EventLoop<S> {
             shared: Arc::clone(&shared),
         };
         let event_loop = EventLoop {
+            _end: EndOnDrop(Arc::clone(&shared)),
             poll,
             events: Events::with_capacity(config.events.max(16)),
             listeners: mio_listeners,

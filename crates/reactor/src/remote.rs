@@ -1,6 +1,6 @@
 //! [`Remote`]: the way other threads reach an event loop.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,9 +12,30 @@ pub(crate) const IMMEDIATE: u8 = 2;
 
 pub(crate) struct Shared<C> {
     pub queue: Mutex<Vec<(ConnId, C)>>,
+    /// The loop is gone: completions are dropped, not queued. Set while the
+    /// queue's lock is held, and read under it.
+    pub ended: AtomicBool,
     pub waker: mio::Waker,
     pub stop: AtomicU8,
     pub drain_deadline: Mutex<Option<Instant>>,
+}
+
+/// Owned by an event loop: when the loop goes away (its `run` returned, or
+/// it was dropped unrun), later completions are dropped at once and those
+/// still queued are dropped, so nothing waits for a loop that will never
+/// take it.
+pub(crate) struct EndOnDrop<C>(pub Arc<Shared<C>>);
+
+impl<C> Drop for EndOnDrop<C> {
+    fn drop(&mut self) {
+        let stale = {
+            let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.0.ended.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *queue)
+        };
+        // Dropped outside the lock: a completion's drop may be arbitrary code.
+        drop(stale);
+    }
 }
 
 /// A handle to an event loop, for other threads: it delivers completions and
@@ -38,7 +59,8 @@ impl<C> Clone for Remote<C> {
 
 impl<C> Remote<C> {
     /// Deliver `completion` to connection `id`. It is dropped by the loop if
-    /// that connection has closed meanwhile.
+    /// that connection has closed meanwhile, and dropped here if the loop
+    /// has ended.
     pub fn complete(&self, id: ConnId, completion: C) {
         self.complete_all(std::iter::once((id, completion)));
     }
@@ -49,6 +71,11 @@ impl<C> Remote<C> {
             // A poisoned lock only means another producer panicked mid-push;
             // the queue itself is still a valid Vec.
             let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if self.shared.ended.load(Ordering::SeqCst) {
+                drop(queue);
+                drop(completions);
+                return;
+            }
             let was_empty = queue.is_empty();
             queue.extend(completions);
             was_empty && !queue.is_empty()

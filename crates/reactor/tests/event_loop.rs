@@ -805,6 +805,29 @@ fn shutdown_now_returns_the_service_closes_connections_and_the_listener() {
 }
 
 #[test]
+fn completions_for_a_loop_that_has_ended_are_dropped_not_kept() {
+    let (service, notes) = script(|conn: &mut Conn<'_, ()>, event, log: &Sender<Note>| {
+        if let Event::Readable = event {
+            take_input(conn, log, false);
+        }
+    });
+    let running = start(service, Config::default());
+    let _client = connect(running.addr);
+    let id = opened(&notes);
+    running.remote.shutdown_now();
+    running.finished();
+
+    // Queued just as the loop ended, or sent after: either way the payload
+    // is released at once, not held for as long as a `Remote` lives.
+    let payload = Arc::new(());
+    running.remote.complete(id, Arc::clone(&payload));
+    running
+        .remote
+        .complete_all((0..3).map(|_| (id, Arc::clone(&payload))));
+    assert_eq!(Arc::strong_count(&payload), 1);
+}
+
+#[test]
 fn graceful_shutdown_stops_accepting_and_waits_for_open_connections() {
     let (service, notes) = script(|conn, event: Event<()>, log| match event {
         Event::Shutdown => {

@@ -24,6 +24,7 @@ pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 
 /// How a server runs. Build one with [`ServerBuilder`](crate::ServerBuilder).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Worker threads that run the handler. Default: the number of CPUs.
     pub workers: usize,

@@ -256,8 +256,11 @@ fn a_panicking_handler_costs_only_its_request() {
 fn a_late_response_never_reaches_the_next_connection_in_the_slot() {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let rx = Arc::new(Mutex::new(rx));
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
     let server = start(ServerBuilder::new().workers(2), move |req: Request| {
         if req.path() == "/slow" {
+            let _ = started_tx.lock().unwrap().send(());
             // Wait until the test says the client has gone (bounded).
             let _ = rx.lock().unwrap().recv_timeout(Duration::from_secs(10));
             return ResponseBuilder::empty_200().body("SLOW").build().unwrap();
@@ -268,8 +271,10 @@ fn a_late_response_never_reaches_the_next_connection_in_the_slot() {
     for _ in 0..5 {
         let mut a = Client::connect(addr);
         a.send(&get("/slow"));
-        // Make sure the server has the request before A goes away.
-        std::thread::sleep(Duration::from_millis(50));
+        // The handler has A's request before A goes away.
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the slow handler starts");
         drop(a);
         // B most likely takes A's slot once the server notices A is gone.
         let mut b = Client::connect(addr);
