@@ -817,8 +817,8 @@ fn completions_for_a_loop_that_has_ended_are_dropped_not_kept() {
     running.remote.shutdown_now();
     running.finished();
 
-    // Queued just as the loop ended, or sent after: either way the payload
-    // is released at once, not held for as long as a `Remote` lives.
+    // Sent after the loop ended: the payload is released at once, not held
+    // in the queue for as long as a `Remote` lives.
     let payload = Arc::new(());
     running.remote.complete(id, Arc::clone(&payload));
     running
