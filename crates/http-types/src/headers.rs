@@ -77,6 +77,17 @@ impl Default for Store {
     }
 }
 
+/// Write a record (`head`, `name`, `value`) into `to`, which is exactly its
+/// size.
+#[inline]
+fn put(to: &mut [u8], head: &[u8; RECORD_HEAD], name: &[u8], value: &[u8]) {
+    let (h, rest) = to.split_at_mut(RECORD_HEAD);
+    h.copy_from_slice(head);
+    let (n, v) = rest.split_at_mut(name.len());
+    n.copy_from_slice(name);
+    v.copy_from_slice(value);
+}
+
 impl Store {
     fn with_capacity(n: usize) -> Store {
         if n <= INLINE {
@@ -112,14 +123,6 @@ impl Store {
         name: &[u8],
         value: &[u8],
     ) {
-        /// Write the record at the front of `to`, which is exactly its size.
-        fn put(to: &mut [u8], head: &[u8; RECORD_HEAD], name: &[u8], value: &[u8]) {
-            let (h, rest) = to.split_at_mut(RECORD_HEAD);
-            h.copy_from_slice(head);
-            let (n, v) = rest.split_at_mut(name.len());
-            n.copy_from_slice(name);
-            v.copy_from_slice(value);
-        }
         let added = RECORD_HEAD + name.len() + value.len();
         let old = self.len();
         let new_len = old - range.len() + added;
@@ -167,11 +170,7 @@ impl Store {
             Store::Inline { len, bytes } => {
                 let at = usize::from(*len);
                 if let Some(to) = bytes.get_mut(at..at + added) {
-                    let (h, rest) = to.split_at_mut(RECORD_HEAD);
-                    h.copy_from_slice(head);
-                    let (n, v) = rest.split_at_mut(name.len());
-                    n.copy_from_slice(name);
-                    v.copy_from_slice(value);
+                    put(to, head, name, value);
                     // At most `INLINE`, which fits in a u8.
                     *len = (at + added) as u8;
                     return;
