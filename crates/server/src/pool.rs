@@ -98,21 +98,31 @@ struct Item {
 /// response and a connection's pipelined responses leave as one range.
 #[derive(Default)]
 struct Outbox {
-    /// Reused when the loop has let go of every range of the last batch.
+    /// The buffer of this batch.
     buffer: Arc<Vec<u8>>,
+    /// The buffer of the batch before, which the loop may still hold: the
+    /// two take turns, so a worker that starts its next batch before the
+    /// loop has copied out the last one still reuses a buffer.
+    other: Arc<Vec<u8>>,
     items: Vec<Item>,
 }
 
 impl Outbox {
-    /// Get the buffer ready for a batch: the old one if nobody else holds
-    /// it, else a fresh one.
+    /// Get a buffer ready for a batch: one of the two nobody else holds,
+    /// else a fresh one as large as the last batch needed.
     fn begin(&mut self) {
-        match Arc::get_mut(&mut self.buffer) {
-            Some(buffer) if buffer.capacity() <= BATCH_BUFFER_MAX + WHOLE_BODY_FROM => {
-                buffer.clear()
+        std::mem::swap(&mut self.buffer, &mut self.other);
+        for _ in 0..2 {
+            if let Some(buffer) = Arc::get_mut(&mut self.buffer)
+                .filter(|b| b.capacity() <= BATCH_BUFFER_MAX + WHOLE_BODY_FROM)
+            {
+                buffer.clear();
+                return;
             }
-            _ => self.buffer = Arc::new(Vec::new()),
+            std::mem::swap(&mut self.buffer, &mut self.other);
         }
+        let wanted = self.other.len().min(BATCH_BUFFER_MAX);
+        self.buffer = Arc::new(Vec::with_capacity(wanted));
     }
 
     /// Encode a response, joining it to the previous item when that is the
