@@ -461,6 +461,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 struct Row {
     server: &'static str,
+    /// The compared figure of each round, in round order (see [`figure`]).
+    rounds: Vec<f64>,
     rps: f64,
     cpu: f64,
     server_load: f64,
@@ -472,6 +474,13 @@ struct Row {
 fn summarize(server: &'static str, samples: &[Sample]) -> Row {
     Row {
         server,
+        rounds: samples
+            .iter()
+            .map(|x| {
+                x.idle_bytes_per_conn
+                    .unwrap_or_else(|| x.cpu_us_per_request())
+            })
+            .collect(),
         rps: median(samples.iter().map(Sample::rps).collect()),
         cpu: median(samples.iter().map(Sample::cpu_us_per_request).collect()),
         server_load: median(
@@ -514,10 +523,39 @@ fn figure(row: &Row) -> f64 {
     row.idle_bytes.unwrap_or(row.cpu)
 }
 
+/// `row` against `base`, round by round: the servers of one round run back
+/// to back, so a machine that slows down between rounds moves both sides of
+/// a round's ratio alike. The median of those ratios, with the lowest and
+/// highest; `None` when there is nothing to compare.
+fn paired(row: &Row, base: Option<&Row>) -> Option<(f64, f64, f64)> {
+    let base = base?;
+    let ratios: Vec<f64> = row
+        .rounds
+        .iter()
+        .zip(&base.rounds)
+        .filter(|&(_, &b)| b > 0.0)
+        .map(|(&a, &b)| a / b)
+        .collect();
+    let lo = ratios.iter().copied().reduce(f64::min)?;
+    let hi = ratios.iter().copied().reduce(f64::max)?;
+    Some((median(ratios), lo, hi))
+}
+
+/// A table cell for [`paired`]: `0.97x`, with the range when rounds differ
+/// (`0.97x (0.93-1.02)`).
 fn ratio(row: &Row, base: Option<&Row>) -> String {
-    match base {
-        Some(b) if figure(b) > 0.0 => format!("{:.2}x", figure(row) / figure(b)),
-        _ => "n/a".to_owned(),
+    match paired(row, base) {
+        Some((m, lo, hi)) if row.rounds.len() > 1 => format!("{m:.2}x ({lo:.2}-{hi:.2})"),
+        Some((m, _, _)) => format!("{m:.2}x"),
+        None => "n/a".to_owned(),
+    }
+}
+
+/// A JSON value for [`paired`].
+fn ratio_json(row: &Row, base: Option<&Row>) -> String {
+    match paired(row, base) {
+        Some((m, lo, hi)) => format!("{{\"median\": {m:.4}, \"min\": {lo:.4}, \"max\": {hi:.4}}}"),
+        None => "null".to_owned(),
     }
 }
 
@@ -561,7 +599,7 @@ fn svg(results: &[(&Scenario, Vec<Row>)]) -> String {
         for r in rows {
             let Some(b) = base else { continue };
             let k = servers.iter().position(|x| *x == r.server).unwrap_or(0);
-            let value = figure(r) / figure(b).max(1e-12);
+            let value = paired(r, Some(b)).map_or(0.0, |(m, _, _)| m);
             let y = y0 + bar * k as f64;
             let w = (value * scale).min(width - left - 60.0);
             let _ = writeln!(
@@ -719,11 +757,13 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
             let sep = if k + 1 == rows.len() { "" } else { "," };
             let _ = writeln!(
                 json,
-                "      {{\"server\": \"{}\", \"rps\": {:.1}, \"cpu_us_per_request\": {:.3}, \"idle_bytes_per_connection\": {}, \"server_cpu_load\": {:.3}, \"wrk_cpu_load\": {:.3}, \"bounded_by\": \"{}\", \"errors\": {}}}{sep}",
+                "      {{\"server\": \"{}\", \"rps\": {:.1}, \"cpu_us_per_request\": {:.3}, \"idle_bytes_per_connection\": {}, \"vs_raw_loop\": {}, \"vs_hyper\": {}, \"server_cpu_load\": {:.3}, \"wrk_cpu_load\": {:.3}, \"bounded_by\": \"{}\", \"errors\": {}}}{sep}",
                 r.server,
                 if r.rps.is_nan() { 0.0 } else { r.rps },
                 if r.cpu.is_nan() { 0.0 } else { r.cpu },
                 r.idle_bytes.map_or("null".to_owned(), |b| format!("{b:.1}")),
+                ratio_json(r, raw),
+                ratio_json(r, hyper),
                 if r.server_load.is_nan() { 0.0 } else { r.server_load },
                 if r.wrk_load.is_nan() { 0.0 } else { r.wrk_load },
                 bounded(r),
@@ -741,4 +781,43 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         eprintln!("[bench] wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(server: &'static str, rounds: &[f64]) -> Row {
+        Row {
+            server,
+            rounds: rounds.to_vec(),
+            rps: 0.0,
+            cpu: median(rounds.to_vec()),
+            server_load: 0.0,
+            wrk_load: 0.0,
+            errors: 0,
+            idle_bytes: None,
+        }
+    }
+
+    #[test]
+    fn ratios_pair_the_rounds_and_show_their_range() {
+        // A machine that runs twice as slow in the last round: the medians
+        // give 6 / 1 = 6, the rounds 2, 4 and 3.
+        let ours = row("ours", &[2.0, 8.0, 6.0]);
+        let base = row("base", &[1.0, 2.0, 2.0]);
+        assert_eq!(paired(&ours, Some(&base)), Some((3.0, 2.0, 4.0)));
+        assert_eq!(ratio(&ours, Some(&base)), "3.00x (2.00-4.00)");
+        assert_eq!(
+            ratio_json(&ours, Some(&base)),
+            "{\"median\": 3.0000, \"min\": 2.0000, \"max\": 4.0000}"
+        );
+        // One round: no range. Nothing to compare with: n/a.
+        assert_eq!(ratio(&row("a", &[3.0]), Some(&row("b", &[2.0]))), "1.50x");
+        assert_eq!(ratio(&ours, None), "n/a");
+        assert_eq!(ratio_json(&ours, None), "null");
+        // A base round with nothing measured takes no part.
+        let holes = row("base", &[0.0, 2.0, 2.0]);
+        assert_eq!(paired(&ours, Some(&holes)), Some((3.5, 3.0, 4.0)));
+    }
 }
