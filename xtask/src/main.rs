@@ -14,7 +14,8 @@
 //!   one short round of every scenario against our server, to keep the
 //!   harness working. `--compare` also runs the peers in `bench/peers/` (its
 //!   own workspace), interleaved round by round, with ratios to the raw loop
-//!   and to hyper; with `--smoke`, one short round of them too.
+//!   and to hyper (the median of the per-round ratios, with their range);
+//!   with `--smoke`, one short round of them too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
