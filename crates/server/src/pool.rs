@@ -11,7 +11,7 @@ use http_types::{Body, HttpCode, Response};
 use reactor::{ConnId, Remote};
 
 use crate::queue::Receiver;
-use crate::service::{Done, Job, Payload, Shared, SPARE_BATCHES, SPARE_BATCH_MAX};
+use crate::service::{Done, Job, Payload, Shared, Work, SPARE_BATCHES, SPARE_BATCH_MAX};
 use crate::Handler;
 
 fn internal_error() -> Response {
@@ -204,7 +204,7 @@ impl Outbox {
 
 pub(crate) fn spawn(
     count: usize,
-    jobs: Receiver<Vec<Job>>,
+    jobs: Receiver<Work>,
     handler: Arc<dyn Handler>,
     remotes: Arc<Vec<Remote<Done>>>,
     shared: Arc<Shared>,
@@ -230,23 +230,23 @@ pub(crate) fn spawn(
         .collect()
 }
 
-/// A worker's life: take a batch, run it, hand the responses back to each
-/// loop in one go. Ends when every event loop has dropped its sender.
-fn work(
-    jobs: &Receiver<Vec<Job>>,
-    handler: &dyn Handler,
-    remotes: &[Remote<Done>],
-    shared: &Shared,
-) {
+/// A worker's life: take a batch (or a job on its own), run it, hand the
+/// responses back to each loop in one go. Ends when every event loop has
+/// dropped its sender.
+fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], shared: &Shared) {
     let mut outboxes: Vec<Outbox> = remotes.iter().map(|_| Outbox::default()).collect();
     loop {
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
-        let batch = jobs.recv();
+        let work = jobs.recv();
         shared.idle_workers.fetch_sub(1, Ordering::SeqCst);
-        let Some(batch) = batch else {
+        let Some(work) = work else {
             return;
         };
-        shared.queued.fetch_sub(batch.len(), Ordering::SeqCst);
+        let count = match &work {
+            Work::Batch(batch) => batch.len(),
+            Work::One(_) => 1,
+        };
+        shared.queued.fetch_sub(count, Ordering::SeqCst);
         // Taking jobs made room: wake loops that wait for it.
         if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
             let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);
@@ -262,12 +262,10 @@ fn work(
         // One clock read for the batch's `Date`, one pair for its timing.
         let date = http_date_now();
         let started = Instant::now();
-        let count = batch.len().max(1) as u64;
         for outbox in &mut outboxes {
             outbox.begin();
         }
-        let mut batch = batch;
-        for job in batch.drain(..) {
+        let mut serve = |job: Job| {
             let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
             let (head_request, http10) = (job.head_request, job.http10);
             let (response, close) = run(job, handler, shared);
@@ -278,21 +276,28 @@ fn work(
             if let Some(outbox) = outboxes.get_mut(loop_index) {
                 outbox.push(conn, seq, close, response, &options);
             }
+        };
+        match work {
+            Work::One(job) => serve(job),
+            Work::Batch(mut batch) => {
+                batch.drain(..).for_each(&mut serve);
+                if batch.capacity() <= SPARE_BATCH_MAX {
+                    if let Ok(mut spares) = shared.spare_batches.lock() {
+                        if spares.len() < SPARE_BATCHES {
+                            spares.push(batch);
+                        }
+                    }
+                }
+            }
         }
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count;
+        let nanos =
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count.max(1) as u64;
         let average = shared.handler_nanos.load(Ordering::Relaxed);
         shared
             .handler_nanos
             .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
         for (outbox, remote) in outboxes.iter_mut().zip(remotes) {
             outbox.send(remote);
-        }
-        if batch.capacity() <= SPARE_BATCH_MAX {
-            if let Ok(mut spares) = shared.spare_batches.lock() {
-                if spares.len() < SPARE_BATCHES {
-                    spares.push(batch);
-                }
-            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The queue of job batches from the event loops to the workers: a mutex, a
-//! condition variable and a list.
+//! The queue of work (batches of jobs, or jobs on their own) from the event
+//! loops to the workers: a mutex, a condition variable and a list.
 //!
 //! A worker with nothing to do sleeps at once, without spinning or yielding
 //! first: on a busy machine a spinning worker only takes time from the thread

@@ -26,6 +26,18 @@ pub(crate) struct Job {
     pub http10: bool,
 }
 
+/// What a loop hands the workers.
+// A job is much larger than a vector, but boxing it would be the allocation
+// per job that `One` is there to avoid.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Work {
+    /// Jobs one worker runs in turn.
+    Batch(Vec<Job>),
+    /// A job on its own, when slow handlers are spread one per worker: it
+    /// travels without a vector of its own.
+    One(Job),
+}
+
 /// Encoded responses on their way back: `count` consecutive responses of one
 /// connection, from sequence number `seq` on.
 pub(crate) struct Done {
@@ -144,7 +156,7 @@ pub(crate) struct HttpConn {
 pub(crate) struct HttpService {
     pub loop_index: usize,
     pub shared: Arc<Shared>,
-    pub jobs: Sender<Vec<Job>>,
+    pub jobs: Sender<Work>,
     /// Jobs decoded in this batch of events, sent together at its end.
     pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
@@ -315,6 +327,14 @@ impl HttpService {
         } else {
             1
         };
+        if parts == n {
+            // One job per worker: each goes on its own, and this batch's
+            // vector stays here for the next one, so no vector is allocated.
+            for job in self.pending.drain(..) {
+                self.jobs.send(Work::One(job));
+            }
+            return;
+        }
         let spare = self
             .shared
             .spare_batches
@@ -325,10 +345,10 @@ impl HttpService {
         let size = n.div_ceil(parts);
         while jobs.len() > size {
             let rest = jobs.split_off(size);
-            self.jobs.send(jobs);
+            self.jobs.send(Work::Batch(jobs));
             jobs = rest;
         }
-        self.jobs.send(jobs);
+        self.jobs.send(Work::Batch(jobs));
     }
 
     /// Write a finished response if it is next, else park it.

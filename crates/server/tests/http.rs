@@ -38,6 +38,50 @@ fn pipelined_requests_are_answered_in_order() {
     server.shutdown();
 }
 
+/// Once handlers are known to be slow, requests that arrive together run on
+/// separate workers at the same time: four handlers that each wait for the
+/// other three all get to meet.
+#[test]
+fn slow_handlers_run_side_by_side() {
+    let met = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let seen = Arc::clone(&met);
+    let handler = move |req: Request| {
+        let text = if req.path() == "/warm" {
+            std::thread::sleep(Duration::from_millis(2));
+            "warm"
+        } else {
+            let (count, arrived) = &*seen;
+            let mut n = count.lock().unwrap();
+            *n += 1;
+            arrived.notify_all();
+            let (_all_here, wait) = arrived
+                .wait_timeout_while(n, Duration::from_secs(5), |n| *n < 4)
+                .unwrap();
+            if wait.timed_out() {
+                "alone"
+            } else {
+                "together"
+            }
+        };
+        ResponseBuilder::empty_200().body(text).build().unwrap()
+    };
+    let server = start(ServerBuilder::new(), handler);
+    // One slow request teaches the server that its handlers are slow.
+    let mut c = Client::connect(server.local_addr());
+    c.send(&get("/warm"));
+    assert_eq!(body(&c.response()), "warm");
+    let mut clients: Vec<Client> = (0..4)
+        .map(|_| Client::connect(server.local_addr()))
+        .collect();
+    for c in &mut clients {
+        c.send(&get("/meet"));
+    }
+    for c in &mut clients {
+        assert_eq!(body(&c.response()), "together");
+    }
+    server.shutdown();
+}
+
 /// Slow handlers spread a batch over several workers, so groups of
 /// responses come back out of order and wait for the ones before them.
 #[test]
