@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_codec::{
-    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
+    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, FieldScratch, Head,
+    RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
@@ -164,6 +165,10 @@ pub(crate) struct HttpService {
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
     pub on_loop: Option<Arc<dyn Handler>>,
+    /// Room for the field positions of the head being decoded, lent to each
+    /// connection's decoder in turn, so that a connection between requests
+    /// holds none.
+    pub fields: FieldScratch,
 }
 
 /// The bytes a `Host` value may hold: `uri-host [":" port]` (RFC 9112
@@ -436,16 +441,20 @@ impl HttpService {
             let (st, input, output) = conn.parts();
             if input.is_empty() && st.decoder.is_idle() {
                 // Between requests with nothing read: the common case after
-                // every response.
+                // every response. The decoder's room for field positions
+                // goes back to the loop's.
                 st.request_started = None;
+                st.decoder.give_room(&mut self.fields);
                 break;
             }
+            st.decoder.take_room(&mut self.fields);
             let decoded = st.decoder.decode(input.bytes());
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
                     input.consume(consumed);
                     if input.is_empty() && st.decoder.is_idle() {
                         st.request_started = None;
+                        st.decoder.give_room(&mut self.fields);
                     } else {
                         st.request_started.get_or_insert(now);
                     }
