@@ -52,8 +52,24 @@ enum Kind {
         script: Option<&'static str>,
         close: bool,
     },
-    /// Open connections that each make one request, then measure memory.
-    Idle,
+    /// Open connections that each make one request (a browser's GET or
+    /// a minimal one), then measure memory.
+    Idle { browser: bool },
+}
+
+/// The request an idle-test connection makes: a minimal GET, as a load
+/// generator sends it, or a browser's (14 fields), which shows a server
+/// that keeps per-request state between requests.
+fn idle_request(browser: bool) -> Vec<u8> {
+    if browser {
+        format!(
+            "GET /plaintext?ref=home&utm_source=feed HTTP/1.1\r\n{}\r\n",
+            benches::BROWSER_FIELDS
+        )
+        .into_bytes()
+    } else {
+        b"GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n".to_vec()
+    }
 }
 
 struct Scenario {
@@ -143,7 +159,15 @@ fn scenarios() -> Vec<Scenario> {
             what: "RSS growth per idle keep-alive connection",
             workers: 2,
             delay_ms: 0,
-            kind: Kind::Idle,
+            kind: Kind::Idle { browser: false },
+            bodies: false,
+        },
+        Scenario {
+            name: "idle-browser",
+            what: "RSS growth per idle keep-alive connection after a browser's 14-field GET",
+            workers: 2,
+            delay_ms: 0,
+            kind: Kind::Idle { browser: true },
             bodies: false,
         },
     ]
@@ -402,20 +426,20 @@ fn fxhash(s: &str) -> u64 {
     })
 }
 
-/// Open `n` connections that each make one request, and read the server's
-/// RSS growth per connection.
-fn run_idle(server: &Server, n: usize) -> Result<Sample, String> {
+/// Open `n` connections that each make one `request`, and read the
+/// server's RSS growth per connection.
+fn run_idle(server: &Server, n: usize, request: &[u8]) -> Result<Sample, String> {
     let pid = server.child.id();
     // Warm up: a few requests so that lazily built state exists already.
     for _ in 0..10 {
-        one_request(&mut connect(server.addr)?)?;
+        one_request(&mut connect(server.addr)?, request)?;
     }
     std::thread::sleep(Duration::from_millis(200));
     let before = rss_bytes(pid).ok_or("cannot read the server's RSS")?;
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let mut c = connect(server.addr)?;
-        one_request(&mut c)?;
+        one_request(&mut c, request)?;
         conns.push(c);
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -435,9 +459,8 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     Ok(s)
 }
 
-fn one_request(s: &mut TcpStream) -> Result<(), String> {
-    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: bench\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+fn one_request(s: &mut TcpStream, request: &[u8]) -> Result<(), String> {
+    s.write_all(request).map_err(|e| e.to_string())?;
     let mut got = Vec::new();
     let mut buf = [0u8; 512];
     while !got.ends_with(b"Hello, World!") {
@@ -694,7 +717,9 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                 );
                 let server = start_server(c, s)?;
                 let sample = match s.kind {
-                    Kind::Idle => run_idle(&server, opts.idle_connections)?,
+                    Kind::Idle { browser } => {
+                        run_idle(&server, opts.idle_connections, &idle_request(browser))?
+                    }
                     kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,
                 };
                 samples[i][j].push(sample);
