@@ -28,6 +28,9 @@ struct Contender {
     delays: bool,
     /// Extra arguments.
     args: &'static [&'static str],
+    /// A server to compare with: when it fails a round, the run goes on
+    /// without that round (ours failing ends the run).
+    peer: bool,
 }
 
 /// Peers: (name shown, binary in `bench/peers/target/release/`, serves
@@ -182,6 +185,8 @@ pub struct Sample {
     pub wrk_cpu: f64,
     pub errors: u64,
     pub idle_bytes_per_conn: Option<f64>,
+    /// The server failed this round (a peer only; see `Contender::peer`).
+    pub failed: bool,
 }
 
 impl Sample {
@@ -395,6 +400,7 @@ fn run_wrk(
         wrk_cpu,
         errors,
         idle_bytes_per_conn: None,
+        failed: false,
     })
 }
 
@@ -492,42 +498,35 @@ struct Row {
     wrk_load: f64,
     errors: u64,
     idle_bytes: Option<f64>,
+    /// Rounds the server failed, left out of its figures.
+    failed: usize,
 }
 
 fn summarize(server: &'static str, samples: &[Sample]) -> Row {
+    let ok: Vec<&Sample> = samples.iter().filter(|x| !x.failed).collect();
+    let of = |f: &dyn Fn(&Sample) -> f64| median(ok.iter().map(|x| f(x)).collect());
     Row {
         server,
         rounds: samples
             .iter()
-            .map(|x| {
-                x.idle_bytes_per_conn
-                    .unwrap_or_else(|| x.cpu_us_per_request())
+            .map(|x| match (x.failed, x.idle_bytes_per_conn) {
+                (true, _) => f64::NAN,
+                (false, Some(bytes)) => bytes,
+                (false, None) => x.cpu_us_per_request(),
             })
             .collect(),
-        rps: median(samples.iter().map(Sample::rps).collect()),
-        cpu: median(samples.iter().map(Sample::cpu_us_per_request).collect()),
-        server_load: median(
-            samples
-                .iter()
-                .map(|x| x.server_cpu / x.seconds.max(1e-9))
-                .collect(),
-        ),
-        wrk_load: median(
-            samples
-                .iter()
-                .map(|x| x.wrk_cpu / x.seconds.max(1e-9))
-                .collect(),
-        ),
-        errors: samples.iter().map(|x| x.errors).sum(),
-        idle_bytes: samples
+        rps: of(&Sample::rps),
+        cpu: of(&Sample::cpu_us_per_request),
+        server_load: of(&|x| x.server_cpu / x.seconds.max(1e-9)),
+        wrk_load: of(&|x| x.wrk_cpu / x.seconds.max(1e-9)),
+        errors: ok.iter().map(|x| x.errors).sum(),
+        idle_bytes: ok
             .first()
             .and(Some(median(
-                samples
-                    .iter()
-                    .filter_map(|x| x.idle_bytes_per_conn)
-                    .collect(),
+                ok.iter().filter_map(|x| x.idle_bytes_per_conn).collect(),
             )))
             .filter(|v| !v.is_nan()),
+        failed: samples.len() - ok.len(),
     }
 }
 
@@ -556,7 +555,8 @@ fn paired(row: &Row, base: Option<&Row>) -> Option<(f64, f64, f64)> {
         .rounds
         .iter()
         .zip(&base.rounds)
-        .filter(|&(_, &b)| b > 0.0)
+        // A failed round (NaN) on either side takes no part.
+        .filter(|&(&a, &b)| a.is_finite() && b > 0.0)
         .map(|(&a, &b)| a / b)
         .collect();
     let lo = ratios.iter().copied().reduce(f64::min)?;
@@ -667,6 +667,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
         echoes: true,
         delays: true,
         args: &[],
+        peer: false,
     }];
     if opts.compare {
         let peers = root.join("bench/peers");
@@ -686,6 +687,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
             echoes: true,
             delays: false,
             args: &["--on-loop"],
+            peer: false,
         });
         for &(name, binary, echoes, delays) in PEERS {
             contenders.push(Contender {
@@ -694,6 +696,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                 echoes,
                 delays,
                 args: &[],
+                peer: true,
             });
         }
     }
@@ -715,12 +718,22 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                     round + 1,
                     opts.rounds
                 );
-                let server = start_server(c, s)?;
-                let sample = match s.kind {
+                let measured = start_server(c, s).and_then(|server| match s.kind {
                     Kind::Idle { browser } => {
-                        run_idle(&server, opts.idle_connections, &idle_request(browser))?
+                        run_idle(&server, opts.idle_connections, &idle_request(browser))
                     }
-                    kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks)?,
+                    kind => run_wrk(&server, kind, opts.seconds, out_dir, ticks),
+                });
+                let sample = match measured {
+                    Ok(sample) => sample,
+                    Err(e) if c.peer => {
+                        eprintln!("[bench] {} failed {} this round: {e}", c.name, s.name);
+                        Sample {
+                            failed: true,
+                            ..Sample::default()
+                        }
+                    }
+                    Err(e) => return Err(format!("{} failed {}: {e}", c.name, s.name)),
                 };
                 samples[i][j].push(sample);
             }
@@ -754,7 +767,9 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
             s.name, s.what
         );
         for (k, r) in rows.iter().enumerate() {
-            let (rps, load) = if r.idle_bytes.is_some() {
+            let (rps, load) = if r.failed == r.rounds.len() {
+                ("—".to_owned(), ("—".to_owned(), "—".to_owned(), "failed"))
+            } else if r.idle_bytes.is_some() {
                 (String::new(), (String::new(), String::new(), ""))
             } else {
                 (
@@ -768,21 +783,34 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
             };
             let _ = writeln!(
                 table,
-                "| {} | {} | {rps} | {:.2} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {rps} | {} | {} | {} | {} | {} | {} | {} |",
                 s.name,
                 r.server,
-                figure(r),
+                if r.failed == r.rounds.len() {
+                    "—".to_owned()
+                } else {
+                    format!("{:.2}", figure(r))
+                },
                 ratio(r, raw),
                 ratio(r, hyper),
                 load.0,
                 load.1,
                 load.2,
-                r.errors
+                if r.failed > 0 {
+                    format!(
+                        "{} (failed {} of {} rounds)",
+                        r.errors,
+                        r.failed,
+                        r.rounds.len()
+                    )
+                } else {
+                    r.errors.to_string()
+                }
             );
             let sep = if k + 1 == rows.len() { "" } else { "," };
             let _ = writeln!(
                 json,
-                "      {{\"server\": \"{}\", \"rps\": {:.1}, \"cpu_us_per_request\": {:.3}, \"idle_bytes_per_connection\": {}, \"vs_raw_loop\": {}, \"vs_hyper\": {}, \"server_cpu_load\": {:.3}, \"wrk_cpu_load\": {:.3}, \"bounded_by\": \"{}\", \"errors\": {}}}{sep}",
+                "      {{\"server\": \"{}\", \"rps\": {:.1}, \"cpu_us_per_request\": {:.3}, \"idle_bytes_per_connection\": {}, \"vs_raw_loop\": {}, \"vs_hyper\": {}, \"server_cpu_load\": {:.3}, \"wrk_cpu_load\": {:.3}, \"bounded_by\": \"{}\", \"errors\": {}, \"failed_rounds\": {}}}{sep}",
                 r.server,
                 if r.rps.is_nan() { 0.0 } else { r.rps },
                 if r.cpu.is_nan() { 0.0 } else { r.cpu },
@@ -792,7 +820,8 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                 if r.server_load.is_nan() { 0.0 } else { r.server_load },
                 if r.wrk_load.is_nan() { 0.0 } else { r.wrk_load },
                 bounded(r),
-                r.errors
+                r.errors,
+                r.failed
             );
         }
         let sep = if i + 1 == results.len() { "" } else { "," };
@@ -822,6 +851,7 @@ mod tests {
             wrk_load: 0.0,
             errors: 0,
             idle_bytes: None,
+            failed: 0,
         }
     }
 
@@ -844,5 +874,31 @@ mod tests {
         // A base round with nothing measured takes no part.
         let holes = row("base", &[0.0, 2.0, 2.0]);
         assert_eq!(paired(&ours, Some(&holes)), Some((3.5, 3.0, 4.0)));
+    }
+
+    #[test]
+    fn a_failed_round_is_left_out_of_the_figures_and_the_ratios() {
+        let ok = |cpu_seconds: f64| Sample {
+            requests: 100,
+            seconds: 1.0,
+            server_cpu: cpu_seconds,
+            ..Sample::default()
+        };
+        let failed = Sample {
+            failed: true,
+            ..Sample::default()
+        };
+        let peer = summarize("peer", &[ok(0.001), failed.clone(), ok(0.002)]);
+        assert_eq!(peer.failed, 1);
+        assert!((peer.cpu - 15.0).abs() < 1e-9, "{}", peer.cpu);
+        assert!(peer.rounds[1].is_nan());
+        // Its ratio pairs the two rounds it ran.
+        let base = row("base", &[5.0, 5.0, 10.0]);
+        let (m, lo, hi) = paired(&peer, Some(&base)).unwrap();
+        assert!((m - 2.0).abs() < 1e-9 && (lo - 2.0).abs() < 1e-9 && (hi - 2.0).abs() < 1e-9);
+        // And a base that failed a round leaves that round out too.
+        let holed = summarize("base", &[ok(0.0005), ok(0.0005), failed]);
+        let (m, _, _) = paired(&peer, Some(&holed)).unwrap();
+        assert!((m - 2.0).abs() < 1e-9, "{m}");
     }
 }
