@@ -84,15 +84,6 @@ struct FieldSpan {
     value_len: u32,
 }
 
-/// Room for the field positions of a head, passed between decoders with
-/// [`RequestDecoder::take_room`] and [`RequestDecoder::give_room`] and
-/// shared by many of them (a server keeps one per event loop). A decoder
-/// then holds field positions of its own only while a head is incomplete,
-/// so one that sits between requests keeps no allocation for them, however
-/// many fields its last request had.
-#[derive(Debug, Default)]
-pub struct FieldScratch(Vec<FieldSpan>);
-
 /// The lines of the head in progress that have been checked, and what they
 /// said.
 #[derive(Debug, Clone, Default)]
@@ -103,8 +94,7 @@ struct LineChecker {
     checked_to: usize,
     checked_lines: usize,
     summary: FieldSummary,
-    /// Kept between heads so that its allocation is reused, unless handed
-    /// to a [`FieldScratch`] (see [`RequestDecoder::give_room`]).
+    /// Kept between heads so that its allocation is reused.
     fields: Vec<FieldSpan>,
     /// Fields checked since the decoder was made (to test that no line is
     /// checked twice).
@@ -328,12 +318,6 @@ impl HeadDecoder {
         self.scanner.reset();
         self.lines.reset();
         self.finished = false;
-    }
-
-    /// Whether part of a head has been seen and not yet returned (or
-    /// refused).
-    fn in_head(&self) -> bool {
-        !self.finished && !self.scanner.is_fresh()
     }
 
     /// Decode a head from the front of `buf`: `Ok(None)` when more bytes are
@@ -690,41 +674,6 @@ impl RequestDecoder {
         result
     }
 
-    /// Take `scratch`'s room for the field positions of the next head, if
-    /// this decoder has none (it keeps some only while a head is in
-    /// progress). Call before [`decode`](Self::decode); the results do not
-    /// change.
-    #[inline]
-    pub fn take_room(&mut self, scratch: &mut FieldScratch) {
-        let fields = &mut self.head.lines.fields;
-        if fields.capacity() == 0 {
-            std::mem::swap(fields, &mut scratch.0);
-        }
-    }
-
-    /// Hand the room for field positions to `scratch` unless a head is in
-    /// progress (its positions so far are kept): after a head has been
-    /// decoded its positions are spent. Call when the connection goes quiet,
-    /// so that a decoder between requests holds no allocation for them.
-    /// The larger room is kept, emptied.
-    #[inline]
-    pub fn give_room(&mut self, scratch: &mut FieldScratch) {
-        if self.head.in_head() {
-            return;
-        }
-        let own = std::mem::take(&mut self.head.lines.fields);
-        if own.capacity() > scratch.0.capacity() {
-            scratch.0 = own;
-        }
-        scratch.0.clear();
-    }
-
-    /// Field positions this decoder holds room for (for tests).
-    #[cfg(test)]
-    fn fields_capacity(&self) -> usize {
-        self.head.lines.fields.capacity()
-    }
-
     fn decode_inner(&mut self, buf: &[u8]) -> Result<Decoded, DecodeError> {
         let mut consumed = 0;
         loop {
@@ -907,105 +856,5 @@ mod tests {
                 agree(&buf, tight);
             }
         }
-    }
-
-    /// Feed `stream` in pieces of `step` bytes, as a server would, decoding
-    /// every message each piece completes; `decode` is the call to use.
-    fn messages(
-        stream: &[u8],
-        step: usize,
-        mut decode: impl FnMut(&[u8]) -> Result<Decoded, DecodeError>,
-        mut between: impl FnMut(),
-    ) -> Vec<Result<Decoded, DecodeError>> {
-        let (mut buf, mut out) = (Vec::new(), Vec::new());
-        for piece in stream.chunks(step) {
-            buf.extend_from_slice(piece);
-            loop {
-                let result = decode(&buf);
-                between();
-                match &result {
-                    Ok(Decoded::Partial { consumed }) => {
-                        buf.drain(..*consumed);
-                        break;
-                    }
-                    Ok(Decoded::Message { consumed, .. }) => {
-                        buf.drain(..*consumed);
-                        out.push(result);
-                    }
-                    _ => {
-                        out.push(result);
-                        return out;
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn shared_room_decodes_the_same_and_leaves_none_between_heads() {
-        let many: String = (0..40)
-            .map(|i| format!("X-Field-{i}: value {i}\r\n"))
-            .collect();
-        let streams = [
-            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-            format!("GET /many HTTP/1.1\r\nHost: x\r\n{many}\r\nGET /few HTTP/1.1\r\nHost: y\r\n\r\n")
-                .into_bytes(),
-            b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n"
-                .to_vec(),
-            b"GET / HTTP/1.1\r\nHost: x\r\nBad Field: y\r\n\r\n".to_vec(),
-        ];
-        // Another connection's heads, decoded with the same scratch between
-        // every call of the one under test.
-        let other = format!("GET /o HTTP/1.1\r\nHost: o\r\n{many}\r\n").into_bytes();
-        for stream in &streams {
-            for step in [1, 7, 64, stream.len()] {
-                let mut own = RequestDecoder::default();
-                let expected = messages(stream, step, |b| own.decode(b), || {});
-                let scratch = std::cell::RefCell::new(FieldScratch::default());
-                let mut lent = RequestDecoder::default();
-                let mut neighbour = RequestDecoder::default();
-                let mut at = 0;
-                let got = messages(
-                    stream,
-                    step,
-                    |b| {
-                        lent.take_room(&mut scratch.borrow_mut());
-                        let result = lent.decode(b);
-                        lent.give_room(&mut scratch.borrow_mut());
-                        result
-                    },
-                    || {
-                        // The neighbour drips its own head, one piece a call.
-                        at = (at + 5).min(other.len());
-                        neighbour.take_room(&mut scratch.borrow_mut());
-                        let _ = neighbour.decode(&other[..at]);
-                        neighbour.give_room(&mut scratch.borrow_mut());
-                        if at == other.len() {
-                            at = 0;
-                        }
-                    },
-                );
-                assert_eq!(got, expected, "step {step}");
-                // Nothing of a head is in progress at the end of each stream:
-                // the decoder keeps no room for field positions.
-                assert_eq!(lent.fields_capacity(), 0, "step {step}");
-            }
-        }
-        // Half a head with its fields checked keeps them in the decoder.
-        let mut scratch = FieldScratch::default();
-        let mut half = RequestDecoder::default();
-        let head = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}");
-        half.take_room(&mut scratch);
-        let partial = half.decode(head.as_bytes());
-        half.give_room(&mut scratch);
-        assert_eq!(partial, Ok(Decoded::Partial { consumed: 0 }));
-        assert!(half.fields_capacity() > 0);
-        half.take_room(&mut scratch);
-        let done = half.decode(format!("{head}\r\n").as_bytes());
-        half.give_room(&mut scratch);
-        assert!(matches!(done, Ok(Decoded::Message { .. })));
-        assert_eq!(half.fields_capacity(), 0);
-        assert!(scratch.0.capacity() > 0 && scratch.0.is_empty());
     }
 }

@@ -234,7 +234,7 @@ impl ServerBuilder {
                 pending: Vec::new(),
                 stalled: VecDeque::new(),
                 on_loop: on_loop.clone(),
-                fields: http_codec::FieldScratch::default(),
+                decoders: Vec::new(),
             };
             let (event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
             event_loops.push(event_loop);

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_codec::{
-    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, FieldScratch, Head,
-    RequestDecoder,
+    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
@@ -131,7 +130,11 @@ impl Shared {
 
 /// Per-connection HTTP state.
 pub(crate) struct HttpConn {
-    decoder: RequestDecoder,
+    /// Lent by the loop while a request is being read (and kept while the
+    /// decoder has something to say about the connection's future: a
+    /// body, or the end after the last request); none between requests, so
+    /// that an idle connection stays small.
+    decoder: Option<Box<RequestDecoder>>,
     /// Sequence number of the next request decoded.
     next_seq: u64,
     /// Sequence number of the next response to write.
@@ -165,11 +168,15 @@ pub(crate) struct HttpService {
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
     pub on_loop: Option<Arc<dyn Handler>>,
-    /// Room for the field positions of the head being decoded, lent to each
-    /// connection's decoder in turn, so that a connection between requests
-    /// holds none.
-    pub fields: FieldScratch,
+    /// Decoders no connection is using, lent to a connection while it reads
+    /// a request (at most [`SPARE_DECODERS`]). Boxed: a box moves between
+    /// this list and a connection, which holds only the pointer.
+    #[allow(clippy::vec_box)]
+    pub decoders: Vec<Box<RequestDecoder>>,
 }
+
+/// How many idle decoders a loop keeps for the next requests.
+const SPARE_DECODERS: usize = 256;
 
 /// The bytes a `Host` value may hold: `uri-host [":" port]` (RFC 9112
 /// section 3.2, RFC 3986 section 3.2.2): unreserved, percent escapes,
@@ -196,6 +203,11 @@ fn valid_host(host: &[u8]) -> bool {
     // A fold rather than `all`: no early exit, no branch per byte.
     host.iter()
         .fold(true, |ok, &b| ok & HOST_BYTES[usize::from(b)])
+}
+
+/// A request decoder with the server's limits.
+fn new_decoder(config: &ServerConfig) -> RequestDecoder {
+    RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf)
 }
 
 /// The status a request gets without reaching the handler, if any.
@@ -252,6 +264,17 @@ impl HttpService {
                 close: true,
             },
         );
+    }
+
+    /// Take a connection's decoder back for the next request of any
+    /// connection. Only an idle one comes here: between messages, nothing
+    /// of a head kept.
+    fn put_back(&mut self, decoder: &mut Option<Box<RequestDecoder>>) {
+        if let Some(decoder) = decoder.take() {
+            if self.decoders.len() < SPARE_DECODERS {
+                self.decoders.push(decoder);
+            }
+        }
     }
 
     /// Room left in the worker queue, counting this batch's jobs.
@@ -439,29 +462,31 @@ impl HttpService {
                 return;
             }
             let (st, input, output) = conn.parts();
-            if input.is_empty() && st.decoder.is_idle() {
+            if input.is_empty() && st.decoder.as_ref().is_none_or(|d| d.is_idle()) {
                 // Between requests with nothing read: the common case after
-                // every response. The decoder's room for field positions
-                // goes back to the loop's.
+                // every response. The decoder goes back to the loop.
                 st.request_started = None;
-                st.decoder.give_room(&mut self.fields);
+                self.put_back(&mut st.decoder);
                 break;
             }
-            st.decoder.take_room(&mut self.fields);
-            let decoded = st.decoder.decode(input.bytes());
+            let decoder = st.decoder.get_or_insert_with(|| {
+                self.decoders
+                    .pop()
+                    .unwrap_or_else(|| Box::new(new_decoder(&self.shared.config)))
+            });
+            let decoded = decoder.decode(input.bytes());
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
                     input.consume(consumed);
-                    if input.is_empty() && st.decoder.is_idle() {
+                    let wants_continue = decoder
+                        .pending_head()
+                        .is_some_and(|h| h.expect == Expect::Continue);
+                    if input.is_empty() && decoder.is_idle() {
                         st.request_started = None;
-                        st.decoder.give_room(&mut self.fields);
+                        self.put_back(&mut st.decoder);
                     } else {
                         st.request_started.get_or_insert(now);
                     }
-                    let wants_continue = st
-                        .decoder
-                        .pending_head()
-                        .is_some_and(|h| h.expect == Expect::Continue);
                     if wants_continue && !st.continue_sent && st.in_flight == 0 {
                         output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                         st.continue_sent = true;
@@ -569,9 +594,8 @@ impl Service for HttpService {
     type Completion = Done;
 
     fn open(&mut self, _peer: SocketAddr) -> HttpConn {
-        let config = &self.shared.config;
         HttpConn {
-            decoder: RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf),
+            decoder: None,
             next_seq: 0,
             next_out: 0,
             parked: BTreeMap::new(),

@@ -38,6 +38,49 @@ fn pipelined_requests_are_answered_in_order() {
     server.shutdown();
 }
 
+/// Decoders are lent to connections while they read a request and go back
+/// to the loop between requests. One that refused a head, read a closing
+/// request or waits for a body does not go back: the connections after it
+/// must be served afresh, and the one waiting keeps its place.
+#[test]
+fn a_decoder_goes_back_only_between_requests() {
+    let server = start(ServerBuilder::new(), echo);
+    for i in 0..20 {
+        let mut bad = Client::connect(server.local_addr());
+        bad.send(b"GET / HTTP/1.1\r\nHost: x\r\nBad Field: y\r\n\r\n");
+        assert_eq!(bad.response().status().as_u16(), 400);
+        assert!(bad.closed());
+        let mut closing = Client::connect(server.local_addr());
+        closing.send(b"GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert_eq!(body(&closing.response()), "/c ");
+        assert!(closing.closed());
+        // A head in two pieces, then another request on the same connection.
+        let mut good = Client::connect(server.local_addr());
+        let wire = get(&format!("/{i}"));
+        let (first, rest) = wire.split_at(wire.len() / 2);
+        good.send(first);
+        std::thread::sleep(Duration::from_millis(5));
+        good.send(rest);
+        assert_eq!(body(&good.response()), format!("/{i} "));
+        good.send(&get("/again"));
+        assert_eq!(body(&good.response()), "/again ");
+        // A head whose body comes later keeps its decoder in between, while
+        // other connections come and go.
+        // (The GET's response comes back while the body is awaited.)
+        let mut post = Client::connect(server.local_addr());
+        let mut wire = get("/g");
+        wire.extend_from_slice(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+        post.send(&wire);
+        assert_eq!(body(&post.response()), "/g ");
+        let mut other = Client::connect(server.local_addr());
+        other.send(&get("/o"));
+        assert_eq!(body(&other.response()), "/o ");
+        post.send(b"hello");
+        assert_eq!(body(&post.response()), "/p hello");
+    }
+    server.shutdown();
+}
+
 /// Once handlers are known to be slow, requests that arrive together run on
 /// separate workers at the same time: four handlers that each wait for the
 /// other three all get to meet.
