@@ -130,10 +130,10 @@ impl Shared {
 
 /// Per-connection HTTP state.
 pub(crate) struct HttpConn {
-    /// Lent by the loop while a request is being read (and kept while the
-    /// decoder has something to say about the connection's future: a
-    /// body, or the end after the last request); none between requests, so
-    /// that an idle connection stays small.
+    /// Lent by the loop while a request is being read (part of a head or a
+    /// body) and kept once the connection is ending (a refused head, a
+    /// closing request); none between requests, so that an idle connection
+    /// stays small.
     decoder: Option<Box<RequestDecoder>>,
     /// Sequence number of the next request decoded.
     next_seq: u64,
