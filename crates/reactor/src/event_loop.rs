@@ -445,8 +445,7 @@ impl<S: Service> EventLoop<S> {
             mio_listeners.push(l);
         }
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Vec::new()),
-            ended: std::sync::atomic::AtomicBool::new(false),
+            queue: Mutex::new(Some(Vec::new())),
             waker,
             stop: std::sync::atomic::AtomicU8::new(RUNNING),
             drain_deadline: Mutex::new(None),
@@ -928,7 +927,9 @@ impl<S: Service> EventLoop<S> {
     fn take_completions(&mut self, now: Instant) {
         {
             let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::swap(&mut *queue, &mut self.completions);
+            if let Some(queue) = queue.as_mut() {
+                std::mem::swap(queue, &mut self.completions);
+            }
         }
         let mut completions = std::mem::take(&mut self.completions);
         for (id, c) in completions.drain(..) {

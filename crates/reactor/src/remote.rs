@@ -1,6 +1,6 @@
 //! [`Remote`]: the way other threads reach an event loop.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,10 +11,9 @@ pub(crate) const GRACEFUL: u8 = 1;
 pub(crate) const IMMEDIATE: u8 = 2;
 
 pub(crate) struct Shared<C> {
-    pub queue: Mutex<Vec<(ConnId, C)>>,
-    /// The loop is gone: completions are dropped, not queued. Set while the
-    /// queue's lock is held, and read under it.
-    pub ended: AtomicBool,
+    /// Completions for the loop; `None` once the loop is gone, when they
+    /// are dropped rather than queued.
+    pub queue: Mutex<Option<Vec<(ConnId, C)>>>,
     pub waker: mio::Waker,
     pub stop: AtomicU8,
     pub drain_deadline: Mutex<Option<Instant>>,
@@ -28,11 +27,12 @@ pub(crate) struct EndOnDrop<C>(pub Arc<Shared<C>>);
 
 impl<C> Drop for EndOnDrop<C> {
     fn drop(&mut self) {
-        let stale = {
-            let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
-            self.0.ended.store(true, Ordering::SeqCst);
-            std::mem::take(&mut *queue)
-        };
+        let stale = self
+            .0
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         // Dropped outside the lock: a completion's drop may be arbitrary code.
         drop(stale);
     }
@@ -70,12 +70,12 @@ impl<C> Remote<C> {
         let was_empty = {
             // A poisoned lock only means another producer panicked mid-push;
             // the queue itself is still a valid Vec.
-            let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if self.shared.ended.load(Ordering::SeqCst) {
-                drop(queue);
-                drop(completions);
+            let mut guard = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(queue) = guard.as_mut() else {
+                // The loop has ended: `completions` is dropped on return,
+                // after the lock.
                 return;
-            }
+            };
             let was_empty = queue.is_empty();
             queue.extend(completions);
             was_empty && !queue.is_empty()
