@@ -664,6 +664,15 @@ impl RequestDecoder {
         matches!(self.state, State::Head)
     }
 
+    /// Forget the message in progress, and any error or close: the decoder
+    /// is as new, for another connection's first request. It keeps its
+    /// limits and the room it has grown for field positions, so a server
+    /// can reuse one decoder across connections without allocating.
+    pub fn reset(&mut self) {
+        self.head.reset();
+        self.state = State::Head;
+    }
+
     /// Decode from the front of `buf`; see [`Decoded`]. After an error every
     /// later call returns the same error.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Decoded, DecodeError> {

@@ -714,3 +714,43 @@ fn dripped_large_head_is_linear() {
     assert_eq!(got.messages.len(), 1);
     assert_eq!(got.messages[0].headers.len(), i);
 }
+
+#[test]
+fn a_reset_decoder_decodes_as_a_new_one() {
+    // Whatever the decoder was doing, a reset forgets it: what follows
+    // decodes as it would with a fresh decoder, split anywhere.
+    let befores: [&[u8]; 7] = [
+        b"GET / HTTP/1.1\r\nA : b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: w\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: a\r\nX-Long: abc",
+        b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        b"GET /done HTTP/1.1\r\n\r\n",
+    ];
+    let after =
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
+    for before in befores {
+        let make = || {
+            let mut dec = RequestDecoder::default();
+            // The outcome does not matter; only the state it leaves.
+            let _ = dec.decode(before);
+            dec.reset();
+            assert!(dec.is_idle() && dec.pending_head().is_none());
+            dec
+        };
+        check_with(
+            make,
+            after,
+            &[("GET", "/a", ""), ("POST", "/b", "hi")],
+            End::Open,
+        );
+        // A refused head after the reset is refused as it would be afresh.
+        check_with(
+            make,
+            b"GET / HTTP/1.1\r\nA : b\r\n\r\n",
+            &[],
+            err(InvalidHeaderName),
+        );
+    }
+}

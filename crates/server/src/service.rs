@@ -132,8 +132,8 @@ impl Shared {
 pub(crate) struct HttpConn {
     /// Lent by the loop while a request is being read (part of a head or a
     /// body) and kept once the connection is ending (a refused head, a
-    /// closing request); none between requests, so that an idle connection
-    /// stays small.
+    /// closing request) until it closes; none between requests, so that an
+    /// idle connection stays small.
     decoder: Option<Box<RequestDecoder>>,
     /// Sequence number of the next request decoded.
     next_seq: u64,
@@ -268,7 +268,7 @@ impl HttpService {
 
     /// Take a connection's decoder back for the next request of any
     /// connection. Only an idle one comes here: between messages, nothing
-    /// of a head kept.
+    /// of a head kept (or reset, from a connection that has closed).
     fn put_back(&mut self, decoder: &mut Option<Box<RequestDecoder>>) {
         if let Some(decoder) = decoder.take() {
             if self.decoders.len() < SPARE_DECODERS {
@@ -627,11 +627,18 @@ impl Service for HttpService {
         self.arm(conn);
     }
 
-    /// A closed connection no longer waits for room in the queue.
+    /// A closed connection no longer waits for room in the queue, and the
+    /// decoder it kept (it refused a head, read a closing request, or was
+    /// cut off mid-message) is made as new for another connection.
     fn closed(&mut self, id: ConnId, state: HttpConn) {
         if state.waiting {
             self.stalled.retain(|&x| x != id);
         }
+        let mut decoder = state.decoder;
+        if let Some(d) = decoder.as_deref_mut() {
+            d.reset();
+        }
+        self.put_back(&mut decoder);
     }
 
     /// Send this batch's jobs, then wake as many stalled connections as the

@@ -40,7 +40,8 @@ fn pipelined_requests_are_answered_in_order() {
 
 /// Decoders are lent to connections while they read a request and go back
 /// to the loop between requests. One that refused a head, read a closing
-/// request or waits for a body does not go back: the connections after it
+/// request or waits for a body stays with its connection, and goes back
+/// made as new only when the connection closes: the connections after it
 /// must be served afresh, and the one waiting keeps its place.
 #[test]
 fn a_decoder_goes_back_only_between_requests() {
@@ -77,6 +78,13 @@ fn a_decoder_goes_back_only_between_requests() {
         assert_eq!(body(&other.response()), "/o ");
         post.send(b"hello");
         assert_eq!(body(&post.response()), "/p hello");
+        // Cut off in the middle of a head or a body.
+        let mut cut = Client::connect(server.local_addr());
+        cut.send(b"GET /cut HTTP/1.1\r\nHost: x\r\nX-Half: ab");
+        drop(cut);
+        let mut cut = Client::connect(server.local_addr());
+        cut.send(b"PUT /cut HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc");
+        drop(cut);
     }
     server.shutdown();
 }
