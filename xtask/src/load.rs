@@ -857,8 +857,7 @@ mod tests {
 
     #[test]
     fn ratios_pair_the_rounds_and_show_their_range() {
-        // A machine that runs twice as slow in the last round: the medians
-        // give 6 / 1 = 6, the rounds 2, 4 and 3.
+        // Per-round ratios 2, 4 and 3: their median, with their range.
         let ours = row("ours", &[2.0, 8.0, 6.0]);
         let base = row("base", &[1.0, 2.0, 2.0]);
         assert_eq!(paired(&ours, Some(&base)), Some((3.0, 2.0, 4.0)));
@@ -871,6 +870,11 @@ mod tests {
         assert_eq!(ratio(&row("a", &[3.0]), Some(&row("b", &[2.0]))), "1.50x");
         assert_eq!(ratio(&ours, None), "n/a");
         assert_eq!(ratio_json(&ours, None), "null");
+        // A machine that ran slow for the base's last round only: the
+        // ratio of the medians says 6 / 2 = 3, the paired rounds 2, 4 and
+        // 1.5, whose median is 2.
+        let slow_last = row("base", &[1.0, 2.0, 4.0]);
+        assert_eq!(paired(&ours, Some(&slow_last)), Some((2.0, 1.5, 4.0)));
         // A base round with nothing measured takes no part.
         let holes = row("base", &[0.0, 2.0, 2.0]);
         assert_eq!(paired(&ours, Some(&holes)), Some((3.5, 3.0, 4.0)));
