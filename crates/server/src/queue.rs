@@ -4,8 +4,9 @@
 //! A worker with nothing to do sleeps at once, without spinning or yielding
 //! first: on a busy machine a spinning worker only takes time from the thread
 //! that is about to give it work. A sender pays for a wake-up only when a
-//! worker is asleep. The loops bound how many jobs are queued
-//! (`Shared::queued`), so the list needs no bound of its own.
+//! worker is asleep and no earlier send has woken it. The loops bound how
+//! many jobs are queued (`Shared::queued`), so the list needs no bound of its
+//! own.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,12 +22,30 @@ struct Inner<T> {
     senders: usize,
     /// Receivers asleep on `ready`.
     sleeping: usize,
+    /// Wake-ups sent to sleeping receivers that have not yet run. A receiver
+    /// that was woken but is still waiting for a core counts in `sleeping`
+    /// until it runs; without this count every send in that time would pay
+    /// for a wake-up that finds nobody left to wake.
+    woken: usize,
 }
 
 impl<T> Queue<T> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // A panic while holding the lock leaves a valid list behind.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl<T> Inner<T> {
+    /// Add an item; whether a receiver must be woken for it (one is asleep
+    /// and not yet woken), counted as woken.
+    fn push(&mut self, item: T) -> bool {
+        self.items.push_back(item);
+        let wake = self.sleeping > self.woken;
+        if wake {
+            self.woken += 1;
+        }
+        wake
     }
 }
 
@@ -43,6 +62,7 @@ pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
             items: VecDeque::new(),
             senders: 1,
             sleeping: 0,
+            woken: 0,
         }),
         ready: Condvar::new(),
     });
@@ -50,13 +70,12 @@ pub(crate) fn queue<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    /// Add an item, waking one sleeping receiver if there is one.
+    /// Add an item, waking one sleeping receiver if there is one that no
+    /// earlier send has woken already. Every receiver checks the list before
+    /// it sleeps again, so an item sent while all sleepers are being woken
+    /// is taken by one of them.
     pub fn send(&self, item: T) {
-        let wake = {
-            let mut inner = self.0.lock();
-            inner.items.push_back(item);
-            inner.sleeping > 0
-        };
+        let wake = self.0.lock().push(item);
         if wake {
             self.0.ready.notify_one();
         }
@@ -98,6 +117,9 @@ impl<T> Receiver<T> {
             inner.sleeping += 1;
             inner = self.0.ready.wait(inner).unwrap_or_else(|p| p.into_inner());
             inner.sleeping -= 1;
+            // A spurious wake-up takes one from the count too: at worst a
+            // later send then wakes a receiver that was already awake.
+            inner.woken = inner.woken.saturating_sub(1);
         }
     }
 }
@@ -146,5 +168,45 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..=1000).collect::<Vec<_>>());
         assert_eq!(rx.recv(), None);
+    }
+
+    #[test]
+    fn a_sleeper_is_woken_once_for_the_items_sent_before_it_runs() {
+        let (tx, rx) = queue();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || [rx.recv(), rx.recv()])
+            })
+            .collect();
+        // Bounded wait until both receivers are asleep, then keep the lock:
+        // neither can run between the sends below.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut inner = loop {
+            let inner = tx.0.lock();
+            if inner.sleeping == 2 {
+                break inner;
+            }
+            drop(inner);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "receivers never slept"
+            );
+            std::thread::yield_now();
+        };
+        let wakes: Vec<bool> = (0..4).map(|i| inner.push(i)).collect();
+        assert_eq!(wakes, [true, true, false, false]);
+        drop(inner);
+        tx.0.ready.notify_one();
+        tx.0.ready.notify_one();
+        let mut got: Vec<i32> = receivers
+            .into_iter()
+            .flat_map(|r| r.join().unwrap())
+            .map(|item| item.unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+        let inner = tx.0.lock();
+        assert_eq!((inner.sleeping, inner.woken), (0, 0));
     }
 }
