@@ -540,6 +540,13 @@ fn bounded(row: &Row) -> &'static str {
     }
 }
 
+/// The order in which `n` servers run in round `round`: each round starts
+/// one server further along, so no server always runs first (just after
+/// another scenario) or always right after the same neighbour.
+fn running_order(n: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| (k + round) % n)
+}
+
 /// The figure a server is compared on: CPU per request, or idle bytes.
 fn figure(row: &Row) -> f64 {
     row.idle_bytes.unwrap_or(row.cpu)
@@ -706,7 +713,8 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
     let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); contenders.len()]; all.len()];
     for round in 0..opts.rounds {
         for (i, s) in all.iter().enumerate() {
-            for (j, c) in contenders.iter().enumerate() {
+            for j in running_order(contenders.len(), round) {
+                let c = &contenders[j];
                 if (s.bodies && !c.echoes) || (s.delay_ms > 0 && !c.delays) {
                     continue;
                 }
@@ -878,6 +886,26 @@ mod tests {
         // A base round with nothing measured takes no part.
         let holes = row("base", &[0.0, 2.0, 2.0]);
         assert_eq!(paired(&ours, Some(&holes)), Some((3.5, 3.0, 4.0)));
+    }
+
+    #[test]
+    fn each_round_starts_one_server_further_along() {
+        let order = |round| running_order(3, round).collect::<Vec<_>>();
+        assert_eq!(order(0), [0, 1, 2]);
+        assert_eq!(order(1), [1, 2, 0]);
+        assert_eq!(order(2), [2, 0, 1]);
+        assert_eq!(order(3), [0, 1, 2]);
+        // Every server runs once a round, and over as many rounds as there
+        // are servers each runs first once.
+        for round in 0..8 {
+            let mut all: Vec<usize> = running_order(5, round).collect();
+            all.sort_unstable();
+            assert_eq!(all, [0, 1, 2, 3, 4]);
+        }
+        let mut firsts: Vec<usize> = (0..5).filter_map(|r| running_order(5, r).next()).collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, [0, 1, 2, 3, 4]);
+        assert_eq!(running_order(0, 2).count(), 0);
     }
 
     #[test]
