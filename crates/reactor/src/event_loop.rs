@@ -419,6 +419,31 @@ pub struct EventLoop<S: Service> {
     draining: Option<Instant>,
     /// Poll without blocking next time: work was left over.
     again: bool,
+    /// Accepted connections come with Nagle's algorithm off already: see
+    /// [`prepare_listener`].
+    nodelay_inherited: bool,
+}
+
+/// Whether a connection accepted from a listening socket starts with the
+/// listener's `TCP_NODELAY` (Linux copies it to every connection it accepts).
+const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Make `listener` non-blocking and turn Nagle's algorithm off on it, so that
+/// (where the kernel passes the option on) the connections it accepts need no
+/// `setsockopt` of their own. Whether they do come with it: see
+/// [`set_up_accepted`].
+fn prepare_listener(listener: &std::net::TcpListener) -> io::Result<bool> {
+    listener.set_nonblocking(true)?;
+    Ok(NODELAY_INHERITED && socket2::SockRef::from(listener).set_nodelay(true).is_ok())
+}
+
+/// Turn Nagle's algorithm off on an accepted connection, unless it came so
+/// from its listener: a response goes out whole at once, not after the
+/// client's delayed ACK.
+fn set_up_accepted(stream: &TcpStream, nodelay_inherited: bool) {
+    if !nodelay_inherited {
+        let _ = stream.set_nodelay(true);
+    }
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
@@ -437,8 +462,9 @@ impl<S: Service> EventLoop<S> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let mut mio_listeners = Vec::with_capacity(listeners.len());
+        let mut nodelay_inherited = true;
         for (i, l) in listeners.into_iter().enumerate() {
-            l.set_nonblocking(true)?;
+            nodelay_inherited &= prepare_listener(&l)?;
             let mut l = TcpListener::from_std(l);
             poll.registry()
                 .register(&mut l, Token(LISTENER_BASE - i), Interest::READABLE)?;
@@ -478,6 +504,7 @@ impl<S: Service> EventLoop<S> {
             accept_resume: None,
             draining: None,
             again: false,
+            nodelay_inherited,
         };
         Ok((event_loop, remote))
     }
@@ -643,7 +670,7 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let _ = stream.set_nodelay(true);
+        set_up_accepted(&stream, self.nodelay_inherited);
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1) & crate::GENERATION_MASK;
         let slot = self.conns.vacant_entry();
@@ -991,6 +1018,57 @@ impl<S: Service> EventLoop<S> {
         if self.at_cap {
             let now = Instant::now();
             self.accept_all(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Connect to `listener` and accept the connection (bounded wait).
+    fn connect_and_accept(listener: std::net::TcpListener) -> (TcpStream, std::net::TcpStream) {
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let listener = TcpListener::from_std(listener);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => return (stream, client),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "no connection to accept");
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn accepted_connections_have_nagle_off() {
+        for addr in ["127.0.0.1:0", "[::1]:0"] {
+            // A host without IPv6 skips that half.
+            let Ok(listener) = std::net::TcpListener::bind(addr) else {
+                continue;
+            };
+            // As the loop does: prepare the listener, then set up each
+            // connection it accepts.
+            let inherited = prepare_listener(&listener).expect("prepare");
+            let (stream, _client) = connect_and_accept(listener);
+            set_up_accepted(&stream, inherited);
+            assert!(stream.nodelay().expect("getsockopt"), "{addr}");
+        }
+    }
+
+    #[test]
+    fn where_the_kernel_passes_nodelay_on_a_connection_needs_no_setsockopt() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let inherited = prepare_listener(&listener).expect("prepare");
+        assert_eq!(inherited, NODELAY_INHERITED);
+        if inherited {
+            // The option on the listener alone reaches the connection.
+            let (stream, _client) = connect_and_accept(listener);
+            assert!(stream.nodelay().expect("getsockopt"));
         }
     }
 }
