@@ -430,8 +430,8 @@ const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "andro
 
 /// Make `listener` non-blocking and turn Nagle's algorithm off on it, so that
 /// (where the kernel passes the option on) the connections it accepts need no
-/// `setsockopt` of their own. Whether they do come with it: see
-/// [`set_up_accepted`].
+/// `setsockopt` of their own. Returns whether they come with it, which tells
+/// [`set_up_accepted`] to skip its own call.
 fn prepare_listener(listener: &std::net::TcpListener) -> io::Result<bool> {
     listener.set_nonblocking(true)?;
     Ok(NODELAY_INHERITED && socket2::SockRef::from(listener).set_nodelay(true).is_ok())
