@@ -541,8 +541,9 @@ fn bounded(row: &Row) -> &'static str {
 }
 
 /// The order in which `n` servers run in round `round`: each round starts
-/// one server further along, so no server always runs first (just after
-/// another scenario) or always right after the same neighbour.
+/// one server further along, so no server always runs first, just after
+/// another scenario. (The neighbours stay the same, and with fewer rounds
+/// than servers only some of them ever run first.)
 fn running_order(n: usize, round: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| (k + round) % n)
 }

@@ -419,29 +419,47 @@ pub struct EventLoop<S: Service> {
     draining: Option<Instant>,
     /// Poll without blocking next time: work was left over.
     again: bool,
-    /// Accepted connections come with Nagle's algorithm off already: see
-    /// [`prepare_listener`].
-    nodelay_inherited: bool,
+    /// Per listener, whether the connections it gives are known to come with
+    /// Nagle's algorithm off (see [`Nodelay`]).
+    nodelay: Vec<Nodelay>,
 }
 
 /// Whether a connection accepted from a listening socket starts with the
-/// listener's `TCP_NODELAY` (Linux copies it to every connection it accepts).
+/// listener's `TCP_NODELAY`: Linux copies it to each connection whose
+/// handshake completes after the listener has it.
 const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Where an accepted connection's `TCP_NODELAY` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nodelay {
+    /// Each connection sets its own (the listener does not pass it on).
+    Own,
+    /// The listener passes it on now, but connections that were already
+    /// waiting when it was set did not get it: each sets its own until the
+    /// listener's queue has once been found empty.
+    Draining,
+    /// Every connection still to come has it from the listener.
+    Inherited,
+}
 
 /// Make `listener` non-blocking and turn Nagle's algorithm off on it, so that
 /// (where the kernel passes the option on) the connections it accepts need no
-/// `setsockopt` of their own. Returns whether they come with it, which tells
-/// [`set_up_accepted`] to skip its own call.
-fn prepare_listener(listener: &std::net::TcpListener) -> io::Result<bool> {
+/// `setsockopt` of their own.
+fn prepare_listener(listener: &std::net::TcpListener) -> io::Result<Nodelay> {
     listener.set_nonblocking(true)?;
-    Ok(NODELAY_INHERITED && socket2::SockRef::from(listener).set_nodelay(true).is_ok())
+    let passes_on = NODELAY_INHERITED && socket2::SockRef::from(listener).set_nodelay(true).is_ok();
+    Ok(if passes_on {
+        Nodelay::Draining
+    } else {
+        Nodelay::Own
+    })
 }
 
 /// Turn Nagle's algorithm off on an accepted connection, unless it came so
 /// from its listener: a response goes out whole at once, not after the
 /// client's delayed ACK.
-fn set_up_accepted(stream: &TcpStream, nodelay_inherited: bool) {
-    if !nodelay_inherited {
+fn set_up_accepted(stream: &TcpStream, nodelay: Nodelay) {
+    if nodelay != Nodelay::Inherited {
         let _ = stream.set_nodelay(true);
     }
 }
@@ -462,9 +480,9 @@ impl<S: Service> EventLoop<S> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let mut mio_listeners = Vec::with_capacity(listeners.len());
-        let mut nodelay_inherited = true;
+        let mut nodelay = Vec::with_capacity(listeners.len());
         for (i, l) in listeners.into_iter().enumerate() {
-            nodelay_inherited &= prepare_listener(&l)?;
+            nodelay.push(prepare_listener(&l)?);
             let mut l = TcpListener::from_std(l);
             poll.registry()
                 .register(&mut l, Token(LISTENER_BASE - i), Interest::READABLE)?;
@@ -504,7 +522,7 @@ impl<S: Service> EventLoop<S> {
             accept_resume: None,
             draining: None,
             again: false,
-            nodelay_inherited,
+            nodelay,
         };
         Ok((event_loop, remote))
     }
@@ -644,9 +662,18 @@ impl<S: Service> EventLoop<S> {
                 match self.listeners[i].accept() {
                     Ok((stream, peer)) => {
                         failures = 0;
+                        let nodelay = self.nodelay.get(i).copied().unwrap_or(Nodelay::Own);
+                        set_up_accepted(&stream, nodelay);
                         self.insert(stream, peer, now);
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Whatever waited before the listener had the
+                        // option has been taken.
+                        if let Some(n @ Nodelay::Draining) = self.nodelay.get_mut(i) {
+                            *n = Nodelay::Inherited;
+                        }
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) if is_fd_exhaustion(&e) => {
                         self.accept_resume = Some(now + self.config.accept_backoff);
@@ -670,7 +697,6 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        set_up_accepted(&stream, self.nodelay_inherited);
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1) & crate::GENERATION_MASK;
         let slot = self.conns.vacant_entry();
@@ -1026,15 +1052,14 @@ impl<S: Service> EventLoop<S> {
 mod tests {
     use super::*;
 
-    /// Connect to `listener` and accept the connection (bounded wait).
-    fn connect_and_accept(listener: std::net::TcpListener) -> (TcpStream, std::net::TcpStream) {
-        let client =
-            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let listener = TcpListener::from_std(listener);
+    /// Accept from `listener` until it has given `n` connections (bounded
+    /// wait).
+    fn accept_n(listener: &TcpListener, n: usize) -> Vec<TcpStream> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let mut got = Vec::new();
+        while got.len() < n {
             match listener.accept() {
-                Ok((stream, _)) => return (stream, client),
+                Ok((stream, _)) => got.push(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     assert!(Instant::now() < deadline, "no connection to accept");
                     std::thread::yield_now();
@@ -1042,6 +1067,7 @@ mod tests {
                 Err(e) => panic!("accept: {e}"),
             }
         }
+        got
     }
 
     #[test]
@@ -1053,22 +1079,81 @@ mod tests {
             };
             // As the loop does: prepare the listener, then set up each
             // connection it accepts.
-            let inherited = prepare_listener(&listener).expect("prepare");
-            let (stream, _client) = connect_and_accept(listener);
-            set_up_accepted(&stream, inherited);
+            let nodelay = prepare_listener(&listener).expect("prepare");
+            let _client = std::net::TcpStream::connect(listener.local_addr().expect("addr"))
+                .expect("connect");
+            let stream = accept_n(&TcpListener::from_std(listener), 1).remove(0);
+            set_up_accepted(&stream, nodelay);
             assert!(stream.nodelay().expect("getsockopt"), "{addr}");
         }
     }
 
     #[test]
-    fn where_the_kernel_passes_nodelay_on_a_connection_needs_no_setsockopt() {
+    fn where_the_kernel_passes_nodelay_on_a_new_connection_needs_no_setsockopt() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let inherited = prepare_listener(&listener).expect("prepare");
-        assert_eq!(inherited, NODELAY_INHERITED);
-        if inherited {
-            // The option on the listener alone reaches the connection.
-            let (stream, _client) = connect_and_accept(listener);
-            assert!(stream.nodelay().expect("getsockopt"));
+        let nodelay = prepare_listener(&listener).expect("prepare");
+        if !NODELAY_INHERITED {
+            assert_eq!(nodelay, Nodelay::Own);
+            return;
+        }
+        assert_eq!(nodelay, Nodelay::Draining);
+        // A connection made after the listener had the option gets it from
+        // the listener alone.
+        let _client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let stream = accept_n(&TcpListener::from_std(listener), 1).remove(0);
+        assert!(stream.nodelay().expect("getsockopt"));
+    }
+
+    /// A service that does nothing: enough to run a loop's accepting.
+    struct Idle;
+
+    impl Service for Idle {
+        type State = ();
+        type Completion = ();
+        fn open(&mut self, _peer: SocketAddr) {}
+        fn event(&mut self, _conn: &mut Conn<'_, ()>, _event: Event<()>) {}
+    }
+
+    #[test]
+    fn connections_that_waited_before_the_loop_began_get_nagle_off_too() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        // These complete their handshakes before the listener has the
+        // option, so the kernel does not give it to them.
+        let early: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
+            .collect();
+        let (mut event_loop, _remote) =
+            EventLoop::new(Idle, vec![listener], Config::default()).expect("loop");
+        let late: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while event_loop.conns.len() < early.len() + late.len() {
+            assert!(Instant::now() < deadline, "connections not accepted");
+            event_loop.accept_all(Instant::now());
+            std::thread::yield_now();
+        }
+        for (_, entry) in event_loop.conns.iter() {
+            assert!(entry.stream.nodelay().expect("getsockopt"));
+        }
+        // The queue has been found empty: from now on the listener's option
+        // is trusted where the kernel passes it on.
+        let trusted = if NODELAY_INHERITED {
+            Nodelay::Inherited
+        } else {
+            Nodelay::Own
+        };
+        assert_eq!(event_loop.nodelay, [trusted]);
+        let _later = std::net::TcpStream::connect(addr).expect("connect");
+        while event_loop.conns.len() < early.len() + late.len() + 1 {
+            assert!(Instant::now() < deadline, "connection not accepted");
+            event_loop.accept_all(Instant::now());
+            std::thread::yield_now();
+        }
+        for (_, entry) in event_loop.conns.iter() {
+            assert!(entry.stream.nodelay().expect("getsockopt"));
         }
     }
 }

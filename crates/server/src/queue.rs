@@ -171,6 +171,29 @@ mod tests {
     }
 
     #[test]
+    fn a_send_wakes_a_sleeping_receiver() {
+        let (tx, rx) = queue();
+        let (got_tx, got) = std::sync::mpsc::channel();
+        let receiver = std::thread::spawn(move || {
+            let _ = got_tx.send(rx.recv());
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tx.0.lock().sleeping == 0 {
+            assert!(std::time::Instant::now() < deadline, "receiver never slept");
+            std::thread::yield_now();
+        }
+        tx.send(7);
+        // The sender stays alive, so only the send's own wake-up can end the
+        // receiver's wait.
+        assert_eq!(
+            got.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok(Some(7))
+        );
+        drop(tx);
+        receiver.join().unwrap();
+    }
+
+    #[test]
     fn a_sleeper_is_woken_once_for_the_items_sent_before_it_runs() {
         let (tx, rx) = queue();
         let receivers: Vec<_> = (0..2)
