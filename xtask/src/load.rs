@@ -776,7 +776,8 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
             s.name, s.what
         );
         for (k, r) in rows.iter().enumerate() {
-            let (rps, load) = if r.failed == r.rounds.len() {
+            let all_failed = r.failed == r.rounds.len();
+            let (rps, load) = if all_failed {
                 ("—".to_owned(), ("—".to_owned(), "—".to_owned(), "failed"))
             } else if r.idle_bytes.is_some() {
                 (String::new(), (String::new(), String::new(), ""))
@@ -795,7 +796,7 @@ pub fn run(root: &Path, opts: &Options, out_dir: &Path) -> Result<(), String> {
                 "| {} | {} | {rps} | {} | {} | {} | {} | {} | {} | {} |",
                 s.name,
                 r.server,
-                if r.failed == r.rounds.len() {
+                if all_failed {
                     "—".to_owned()
                 } else {
                     format!("{:.2}", figure(r))

@@ -1130,11 +1130,14 @@ mod tests {
             .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
             .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while event_loop.conns.len() < early.len() + late.len() {
-            assert!(Instant::now() < deadline, "connections not accepted");
-            event_loop.accept_all(Instant::now());
-            std::thread::yield_now();
-        }
+        let accept_until = |event_loop: &mut EventLoop<Idle>, n: usize| {
+            while event_loop.conns.len() < n {
+                assert!(Instant::now() < deadline, "connections not accepted");
+                event_loop.accept_all(Instant::now());
+                std::thread::yield_now();
+            }
+        };
+        accept_until(&mut event_loop, early.len() + late.len());
         for (_, entry) in event_loop.conns.iter() {
             assert!(entry.stream.nodelay().expect("getsockopt"));
         }
@@ -1147,11 +1150,7 @@ mod tests {
         };
         assert_eq!(event_loop.nodelay, [trusted]);
         let _later = std::net::TcpStream::connect(addr).expect("connect");
-        while event_loop.conns.len() < early.len() + late.len() + 1 {
-            assert!(Instant::now() < deadline, "connection not accepted");
-            event_loop.accept_all(Instant::now());
-            std::thread::yield_now();
-        }
+        accept_until(&mut event_loop, early.len() + late.len() + 1);
         for (_, entry) in event_loop.conns.iter() {
             assert!(entry.stream.nodelay().expect("getsockopt"));
         }
