@@ -540,12 +540,26 @@ fn bounded(row: &Row) -> &'static str {
     }
 }
 
-/// The order in which `n` servers run in round `round`: each round starts
-/// one server further along, so no server always runs first, just after
-/// another scenario. (The neighbours stay the same, and with fewer rounds
-/// than servers only some of them ever run first.)
+/// The order in which `n` servers run in round `round`: the rows of a
+/// Williams design, so that no server always runs first (just after another
+/// scenario), and no server always runs just after the same neighbour.
+/// Over `n` rounds (`2n` when `n` is odd, whose second half runs the rows
+/// backwards) each server runs first equally often and follows every other
+/// server equally often.
 fn running_order(n: usize, round: usize) -> impl Iterator<Item = usize> {
-    (0..n).map(move |k| (k + round) % n)
+    // The first row: 0, 1, n-1, 2, n-2, ...; row r adds r to each place.
+    let first = move |k: usize| {
+        if k % 2 == 1 {
+            k.div_ceil(2)
+        } else {
+            (n - k / 2) % n
+        }
+    };
+    let backwards = n % 2 == 1 && (round / n) % 2 == 1;
+    (0..n).map(move |k| {
+        let place = if backwards { n - 1 - k } else { k };
+        (first(place) + round) % n
+    })
 }
 
 /// The figure a server is compared on: CPU per request, or idle bytes.
@@ -891,23 +905,40 @@ mod tests {
     }
 
     #[test]
-    fn each_round_starts_one_server_further_along() {
-        let order = |round| running_order(3, round).collect::<Vec<_>>();
-        assert_eq!(order(0), [0, 1, 2]);
-        assert_eq!(order(1), [1, 2, 0]);
-        assert_eq!(order(2), [2, 0, 1]);
-        assert_eq!(order(3), [0, 1, 2]);
-        // Every server runs once a round, and over as many rounds as there
-        // are servers each runs first once.
-        for round in 0..8 {
-            let mut all: Vec<usize> = running_order(5, round).collect();
-            all.sort_unstable();
-            assert_eq!(all, [0, 1, 2, 3, 4]);
-        }
-        let mut firsts: Vec<usize> = (0..5).filter_map(|r| running_order(5, r).next()).collect();
-        firsts.sort_unstable();
-        assert_eq!(firsts, [0, 1, 2, 3, 4]);
+    fn the_running_order_balances_first_places_and_neighbours() {
+        let order = |n, round| running_order(n, round).collect::<Vec<_>>();
+        assert_eq!(order(4, 0), [0, 1, 3, 2]);
+        assert_eq!(order(4, 1), [1, 2, 0, 3]);
+        assert_eq!(order(4, 4), [0, 1, 3, 2]);
+        assert_eq!(order(3, 0), [0, 1, 2]);
+        assert_eq!(order(3, 3), [2, 1, 0]);
         assert_eq!(running_order(0, 2).count(), 0);
+        assert_eq!(order(1, 5), [0]);
+        for n in 1..=9 {
+            let rounds = if n % 2 == 1 { 2 * n } else { n };
+            let mut firsts = vec![0; n];
+            let mut follows = vec![vec![0; n]; n];
+            for round in 0..rounds {
+                let row = order(n, round);
+                // Every server runs once a round.
+                let mut sorted = row.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "n {n}, round {round}");
+                firsts[row[0]] += 1;
+                for pair in row.windows(2) {
+                    follows[pair[0]][pair[1]] += 1;
+                }
+            }
+            // Each runs first, and each follows each other, equally often.
+            let times = rounds / n;
+            assert!(firsts.iter().all(|&f| f == times), "n {n}: {firsts:?}");
+            for (a, row) in follows.iter().enumerate() {
+                for (b, &count) in row.iter().enumerate() {
+                    let expected = if a == b { 0 } else { times };
+                    assert_eq!(count, expected, "n {n}: {b} after {a}");
+                }
+            }
+        }
     }
 
     #[test]
