@@ -395,7 +395,7 @@ pub struct EventLoop<S: Service> {
     _end: EndOnDrop<S::Completion>,
     poll: Poll,
     events: Events,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listening>,
     conns: Slab<Entry<S::State>>,
     next_generation: u32,
     shared: Arc<Shared<S::Completion>>,
@@ -419,9 +419,14 @@ pub struct EventLoop<S: Service> {
     draining: Option<Instant>,
     /// Poll without blocking next time: work was left over.
     again: bool,
-    /// Per listener, whether the connections it gives are known to come with
-    /// Nagle's algorithm off (see [`Nodelay`]).
-    nodelay: Vec<Nodelay>,
+}
+
+/// A listening socket of the loop.
+struct Listening {
+    socket: TcpListener,
+    /// Whether the connections it gives are known to come with Nagle's
+    /// algorithm off.
+    nodelay: Nodelay,
 }
 
 /// Whether a connection accepted from a listening socket starts with the
@@ -479,14 +484,13 @@ impl<S: Service> EventLoop<S> {
     ) -> io::Result<(EventLoop<S>, Remote<S::Completion>)> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        let mut mio_listeners = Vec::with_capacity(listeners.len());
-        let mut nodelay = Vec::with_capacity(listeners.len());
+        let mut listening = Vec::with_capacity(listeners.len());
         for (i, l) in listeners.into_iter().enumerate() {
-            nodelay.push(prepare_listener(&l)?);
-            let mut l = TcpListener::from_std(l);
+            let nodelay = prepare_listener(&l)?;
+            let mut socket = TcpListener::from_std(l);
             poll.registry()
-                .register(&mut l, Token(LISTENER_BASE - i), Interest::READABLE)?;
-            mio_listeners.push(l);
+                .register(&mut socket, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            listening.push(Listening { socket, nodelay });
         }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Some(Vec::new())),
@@ -501,7 +505,7 @@ impl<S: Service> EventLoop<S> {
             _end: EndOnDrop(Arc::clone(&shared)),
             poll,
             events: Events::with_capacity(config.events.max(16)),
-            listeners: mio_listeners,
+            listeners: listening,
             conns: Slab::new(),
             next_generation: 0,
             shared,
@@ -522,7 +526,6 @@ impl<S: Service> EventLoop<S> {
             accept_resume: None,
             draining: None,
             again: false,
-            nodelay,
         };
         Ok((event_loop, remote))
     }
@@ -563,7 +566,7 @@ impl<S: Service> EventLoop<S> {
         // Accept nothing more while closing what is open.
         self.at_cap = false;
         for mut l in std::mem::take(&mut self.listeners) {
-            let _ = self.poll.registry().deregister(&mut l);
+            let _ = self.poll.registry().deregister(&mut l.socket);
         }
         let ids: Vec<ConnId> = self.live_ids();
         for id in ids {
@@ -600,7 +603,7 @@ impl<S: Service> EventLoop<S> {
             .unwrap_or(now);
         self.draining = Some(deadline);
         for mut l in std::mem::take(&mut self.listeners) {
-            let _ = self.poll.registry().deregister(&mut l);
+            let _ = self.poll.registry().deregister(&mut l.socket);
         }
         for id in self.live_ids() {
             self.with_conn(id, now, |s, c| s.event(c, Event::Shutdown));
@@ -659,18 +662,18 @@ impl<S: Service> EventLoop<S> {
                     self.at_cap = true;
                     return;
                 }
-                match self.listeners[i].accept() {
+                let listening = &mut self.listeners[i];
+                match listening.socket.accept() {
                     Ok((stream, peer)) => {
                         failures = 0;
-                        let nodelay = self.nodelay.get(i).copied().unwrap_or(Nodelay::Own);
-                        set_up_accepted(&stream, nodelay);
+                        set_up_accepted(&stream, listening.nodelay);
                         self.insert(stream, peer, now);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // Whatever waited before the listener had the
                         // option has been taken.
-                        if let Some(n @ Nodelay::Draining) = self.nodelay.get_mut(i) {
-                            *n = Nodelay::Inherited;
+                        if listening.nodelay == Nodelay::Draining {
+                            listening.nodelay = Nodelay::Inherited;
                         }
                         break;
                     }
@@ -1148,7 +1151,8 @@ mod tests {
         } else {
             Nodelay::Own
         };
-        assert_eq!(event_loop.nodelay, [trusted]);
+        let modes: Vec<Nodelay> = event_loop.listeners.iter().map(|l| l.nodelay).collect();
+        assert_eq!(modes, [trusted]);
         let _later = std::net::TcpStream::connect(addr).expect("connect");
         accept_until(&mut event_loop, early.len() + late.len() + 1);
         for (_, entry) in event_loop.conns.iter() {
