@@ -676,25 +676,24 @@ impl RequestDecoder {
     /// Decode from the front of `buf`; see [`Decoded`]. After an error every
     /// later call returns the same error.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Decoded, DecodeError> {
-        let result = self.decode_inner(buf);
-        if let Err(e) = result {
-            self.state = State::Failed(e);
-        }
-        result
-    }
-
-    fn decode_inner(&mut self, buf: &[u8]) -> Result<Decoded, DecodeError> {
+        // Errors are recorded where they arise rather than on the way out, so
+        // a decoded message is not copied once more to be inspected.
         let mut consumed = 0;
         loop {
             match &mut self.state {
                 State::Failed(e) => return Err(*e),
                 State::Closed => return Ok(Decoded::Closed),
                 State::Head => {
-                    let Some(raw) = self.head.decode(buf)? else {
-                        return Ok(Decoded::Partial { consumed: 0 });
+                    let raw = match self.head.decode(buf) {
+                        Ok(Some(raw)) => raw,
+                        Ok(None) => return Ok(Decoded::Partial { consumed: 0 }),
+                        Err(e) => return Err(self.fail(e)),
                     };
                     consumed = raw.len();
-                    let head = raw.to_head()?;
+                    let head = match raw.to_head() {
+                        Ok(head) => head,
+                        Err(e) => return Err(self.fail(e)),
+                    };
                     let body = BodyDecoder::new(head.framing, *self.head.limits());
                     if body.is_done() {
                         return Ok(self.finish(head, consumed));
@@ -712,7 +711,10 @@ impl RequestDecoder {
                     }));
                 }
                 State::Body(b) => {
-                    let progress = b.body.decode(&buf[consumed..], &mut b.bytes)?;
+                    let progress = match b.body.decode(&buf[consumed..], &mut b.bytes) {
+                        Ok(progress) => progress,
+                        Err(e) => return Err(self.fail(e)),
+                    };
                     consumed += progress.consumed;
                     if !progress.done {
                         return Ok(Decoded::Partial { consumed });
@@ -731,6 +733,13 @@ impl RequestDecoder {
                 }
             }
         }
+    }
+
+    /// Record `e`, which every later call returns.
+    #[cold]
+    fn fail(&mut self, e: DecodeError) -> DecodeError {
+        self.state = State::Failed(e);
+        e
     }
 
     #[inline]

@@ -675,6 +675,19 @@ fn errors_are_sticky() {
         dec.decode(b"GET / HTTP/1.1\r\n\r\n"),
         Err(InvalidHeaderName)
     );
+    // An error in a body, found on a later call than its head's.
+    let mut dec = RequestDecoder::default();
+    let head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(
+        dec.decode(head),
+        Ok(http_codec::Decoded::Partial {
+            consumed: head.len()
+        })
+    );
+    let bad = dec.decode(b"zz\r\n");
+    assert!(bad.is_err(), "{bad:?}");
+    // The end of a chunked body, which would finish the message.
+    assert_eq!(dec.decode(b"0\r\n\r\n"), bad);
 }
 
 #[test]
