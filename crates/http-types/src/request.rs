@@ -88,6 +88,7 @@ impl Eq for Target {}
 pub struct InvalidTarget;
 
 /// Whether `target` may stand in a request line: non-empty, visible ASCII only.
+#[inline]
 pub fn is_valid_target(target: &[u8]) -> bool {
     !target.is_empty() && crate::visible_prefix(target, false) == target.len()
 }
