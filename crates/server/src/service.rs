@@ -634,11 +634,13 @@ impl Service for HttpService {
         if state.waiting {
             self.stalled.retain(|&x| x != id);
         }
-        let mut decoder = state.decoder;
-        if let Some(d) = decoder.as_deref_mut() {
-            d.reset();
+        // A decoder the spares have no room for is dropped as it is.
+        if let Some(mut decoder) = state.decoder {
+            if self.decoders.len() < SPARE_DECODERS {
+                decoder.reset();
+                self.decoders.push(decoder);
+            }
         }
-        self.put_back(&mut decoder);
     }
 
     /// Send this batch's jobs, then wake as many stalled connections as the
