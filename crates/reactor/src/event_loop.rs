@@ -52,6 +52,13 @@ pub struct Config {
     /// descriptors (EMFILE/ENFILE) or memory, or after 64 other accept
     /// errors in a row, instead of spinning on the error.
     pub accept_backoff: Duration,
+    /// A connection the service asked to linger
+    /// ([`Conn::linger_on_close`]) reads and drops what its peer still
+    /// sends for at most this long after its output is written, before it
+    /// closes.
+    pub linger_timeout: Duration,
+    /// ... and at most this many bytes. Either at zero: close at once.
+    pub linger_bytes: usize,
 }
 
 impl Default for Config {
@@ -64,6 +71,8 @@ impl Default for Config {
             pool_buffers: 256,
             events: 1024,
             accept_backoff: Duration::from_millis(100),
+            linger_timeout: Duration::from_secs(2),
+            linger_bytes: 1024 * 1024,
         }
     }
 }
@@ -117,6 +126,12 @@ enum Closing {
     No,
     AfterFlush,
     Now,
+    /// Output written and the write side shut down: what the peer still
+    /// sends is read and dropped, up to `left` more bytes, until it closes
+    /// its side or the deadline passes. The service sees no more events.
+    Lingering {
+        left: usize,
+    },
 }
 
 /// The loop's drained output vectors, empty, for output to start in.
@@ -170,6 +185,8 @@ struct Entry<S> {
     /// Whether WRITABLE is registered.
     want_write: bool,
     closing: Closing,
+    /// Linger before closing after a flush ([`Conn::linger_on_close`]).
+    linger: bool,
     deadline: Option<Instant>,
     write_deadline: Option<Instant>,
     /// The deadline of this connection's live timer-heap entry.
@@ -380,6 +397,24 @@ impl<S> Conn<'_, S> {
     /// Whether the connection is closing.
     pub fn is_closing(&self) -> bool {
         self.entry.closing != Closing::No
+    }
+
+    /// When this connection closes once its output is written
+    /// ([`close_after_flush`](Conn::close_after_flush)) and its peer may
+    /// still be sending, linger instead of closing at once: shut down the
+    /// write side (the peer reads the output, then the end of the stream),
+    /// then read and drop what the peer sends until it closes its side, for
+    /// at most [`Config::linger_timeout`] and [`Config::linger_bytes`].
+    ///
+    /// A socket closed with unread input, or that receives input after it
+    /// is closed, sends a reset, and a reset can destroy output the peer
+    /// has not read yet. Use this when the service stops reading before the
+    /// peer has finished sending (a refused upload, requests sent after the
+    /// last one answered), so the peer gets to read its last response. Not
+    /// needed when the peer has already closed its side; [`close`](Conn::close)
+    /// still closes at once.
+    pub fn linger_on_close(&mut self) {
+        self.entry.linger = true;
     }
 
     /// Deliver [`Event::Deadline`] at `deadline` (`None`: never). Replaces any
@@ -728,6 +763,7 @@ impl<S: Service> EventLoop<S> {
             read_closed: false,
             want_write: false,
             closing: Closing::No,
+            linger: false,
             deadline: None,
             write_deadline: None,
             queued: None,
@@ -748,7 +784,8 @@ impl<S: Service> EventLoop<S> {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
-        if entry.generation != id.generation() {
+        if entry.generation != id.generation() || matches!(entry.closing, Closing::Lingering { .. })
+        {
             return;
         }
         let was_reading = entry.reading;
@@ -814,7 +851,14 @@ impl<S: Service> EventLoop<S> {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
-        if entry.generation != id.generation() || !entry.reading || entry.read_closed {
+        if entry.generation != id.generation() {
+            return;
+        }
+        if let Closing::Lingering { .. } = entry.closing {
+            self.discard(id);
+            return;
+        }
+        if !entry.reading || entry.read_closed {
             return;
         }
         if entry.input.capacity() == 0 {
@@ -924,7 +968,7 @@ impl<S: Service> EventLoop<S> {
             }
         }
         if !pending && entry.closing == Closing::AfterFlush {
-            self.close(id);
+            self.close_or_linger(id, now);
             return;
         }
         if had_output && !pending {
@@ -1014,8 +1058,11 @@ impl<S: Service> EventLoop<S> {
                 continue;
             }
             entry.queued = None;
-            if entry.write_deadline.is_some_and(|d| d <= now) {
-                // The peer stopped reading: give up on it.
+            let lingered_out = matches!(entry.closing, Closing::Lingering { .. })
+                && entry.deadline.is_some_and(|d| d <= now);
+            if lingered_out || entry.write_deadline.is_some_and(|d| d <= now) {
+                // The peer stopped reading, or has had its time to finish
+                // sending: give up on it.
                 self.close(id);
                 continue;
             }
@@ -1025,6 +1072,69 @@ impl<S: Service> EventLoop<S> {
             } else {
                 self.settle(id, true);
             }
+        }
+    }
+
+    /// Close a connection whose output is all written, lingering first if
+    /// the service asked for it and the peer may still be sending.
+    fn close_or_linger(&mut self, id: ConnId, now: Instant) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        if !entry.linger
+            || entry.read_closed
+            || self.config.linger_timeout.is_zero()
+            || self.config.linger_bytes == 0
+            || entry.stream.shutdown(std::net::Shutdown::Write).is_err()
+        {
+            self.close(id);
+            return;
+        }
+        entry.closing = Closing::Lingering {
+            left: self.config.linger_bytes,
+        };
+        entry.write_deadline = None;
+        entry.full = false;
+        let at = now + self.config.linger_timeout;
+        entry.deadline = Some(at);
+        if entry.queued.is_none_or(|q| at < q) {
+            entry.queued = Some(at);
+            self.timers.push(Reverse((at, id)));
+        }
+        // Unread input goes with the service's interest in it.
+        let storage = entry.input.take_storage();
+        self.recycle(storage);
+        // Input may be waiting already, its readiness edge long passed.
+        self.discard(id);
+    }
+
+    /// Read and drop what a lingering connection's peer has sent; close it
+    /// at the end of its stream, on an error, or past its byte allowance.
+    fn discard(&mut self, id: ConnId) {
+        let Some(entry) = self.conns.get_mut(id.index()) else {
+            return;
+        };
+        let Closing::Lingering { mut left } = entry.closing else {
+            return;
+        };
+        let mut scratch = self
+            .pool
+            .pop()
+            .unwrap_or_else(|| vec![0; self.config.buffer_size]);
+        let done = loop {
+            match entry.stream.read(&mut scratch) {
+                Ok(0) => break true,
+                Ok(n) if n >= left => break true,
+                Ok(n) => left -= n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        entry.closing = Closing::Lingering { left };
+        self.recycle(scratch);
+        if done {
+            self.close(id);
         }
     }
 

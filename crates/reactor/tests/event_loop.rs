@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
 use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -780,6 +781,119 @@ fn a_client_that_stops_reading_is_closed_after_write_timeout() {
     let running = start(service, config);
     let _client = connect(running.addr);
     let id = opened(&notes);
+    assert_eq!(next(&notes), Note::Closed(id));
+}
+
+/// A service that answers a connection's first input with `reply`, asks to
+/// linger, and closes after the reply; input after that is dropped.
+fn replies_then_lingers(reply: Arc<Vec<u8>>) -> (Script<(), OnEvent<()>>, Receiver<Note>) {
+    let mut answered = HashSet::new();
+    script(Box::new(move |conn, event, _log| {
+        if let Event::Readable = event {
+            let n = conn.input().len();
+            conn.input().consume(n);
+            if n > 0 && answered.insert(conn.id()) {
+                conn.send(reply.to_vec());
+                conn.linger_on_close();
+                conn.close_after_flush();
+            }
+        }
+    }))
+}
+
+/// Keep writing to `stream` on another thread until `stop` is set (or 1 GiB
+/// is written), then shut down the write side; the thread returns how many
+/// bytes it wrote and the error that stopped it, if any.
+fn keep_writing(
+    stream: &TcpStream,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<(usize, Option<ErrorKind>)> {
+    let mut stream = stream.try_clone().expect("clone");
+    thread::spawn(move || {
+        let chunk = [b'u'; 16 * 1024];
+        let mut sent = 0;
+        while !stop.load(Ordering::SeqCst) && sent < 1 << 30 {
+            match stream.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) => return (sent, Some(e.kind())),
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+        (sent, None)
+    })
+}
+
+/// A client with a small receive window, so a large reply is still in the
+/// server's socket when the server is done writing it.
+fn connect_small_window(addr: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_write_timeout(Some(WAIT)).unwrap();
+    stream
+}
+
+#[test]
+fn a_lingering_close_lets_a_peer_that_is_still_sending_read_all_of_its_reply() {
+    // Closing outright while the peer sends would reset the connection and
+    // throw away the part of the reply still in the server's socket.
+    let reply = Arc::new(pattern(4 * 1024 * 1024));
+    let (service, notes) = replies_then_lingers(Arc::clone(&reply));
+    let config = Config {
+        linger_timeout: WAIT,
+        linger_bytes: usize::MAX,
+        ..Config::default()
+    };
+    let running = start(service, config);
+    let mut client = connect_small_window(running.addr);
+    let id = opened(&notes);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = keep_writing(&client, Arc::clone(&stop));
+    // The reply, then the end of the server's stream, while the client
+    // still sends.
+    let got = read_to_eof(&mut client);
+    assert_same_bytes(&got, &reply);
+    stop.store(true, Ordering::SeqCst);
+    // The server read and dropped what the client sent after the reply, and
+    // closed once the client had finished.
+    let (sent, error) = writer.join().expect("writer");
+    assert_eq!(error, None, "after {sent} bytes");
+    assert_eq!(next(&notes), Note::Closed(id));
+}
+
+#[test]
+fn lingering_ends_at_linger_timeout_or_after_linger_bytes() {
+    // A loop under `config` with a client that has had its reply and the
+    // end of the server's stream.
+    let lingering = |config: Config| {
+        let (service, notes) = replies_then_lingers(Arc::new(b"bye".to_vec()));
+        let running = start(service, config);
+        let mut client = connect(running.addr);
+        let id = opened(&notes);
+        client.write_all(b"hi").unwrap();
+        assert_eq!(read_to_eof(&mut client), b"bye");
+        (running, notes, client, id)
+    };
+
+    // A peer that neither sends nor closes.
+    let (_running, notes, _quiet, id) = lingering(Config {
+        linger_timeout: Duration::from_millis(50),
+        ..Config::default()
+    });
+    assert_eq!(next(&notes), Note::Closed(id));
+
+    // A peer that sends on and on.
+    let (_running, notes, flood, id) = lingering(Config {
+        linger_timeout: WAIT,
+        linger_bytes: 64 * 1024,
+        ..Config::default()
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, error) = keep_writing(&flood, stop).join().expect("writer");
+    assert!(error.is_some(), "{sent} bytes taken after the reply");
     assert_eq!(next(&notes), Note::Closed(id));
 }
 

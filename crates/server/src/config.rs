@@ -10,6 +10,10 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default for [`ServerConfig::write_timeout`]: 30 seconds.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`ServerConfig::linger_timeout`]: 2 seconds.
+pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default for [`ServerConfig::linger_bytes`]: 1 MiB.
+pub const DEFAULT_LINGER_BYTES: usize = 1024 * 1024;
 /// Default for [`ServerConfig::max_connections`]: 10,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default for [`ServerConfig::max_pipelined`]: 32 requests in flight per
@@ -54,6 +58,17 @@ pub struct ServerConfig {
     /// A connection whose queued output makes no progress for this long
     /// (the client stopped reading) is closed.
     pub write_timeout: Duration,
+    /// A connection the server closes while its client may still be sending
+    /// (a refused request, requests sent after one that closed the
+    /// connection) is not closed at once: once its last response is
+    /// written, the server ends its side of the stream, then reads and drops
+    /// what the client sends until the client closes, for at most this long.
+    /// Closing at once would answer the client's next bytes with a reset,
+    /// which can destroy the response before the client reads it. Zero:
+    /// close at once.
+    pub linger_timeout: Duration,
+    /// ... and at most this many bytes.
+    pub linger_bytes: usize,
     /// The `Server` header on every response.
     pub server_name: &'static str,
     /// `SO_REUSEPORT` on the listener.
@@ -98,6 +113,8 @@ impl Default for ServerConfig {
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            linger_timeout: DEFAULT_LINGER_TIMEOUT,
+            linger_bytes: DEFAULT_LINGER_BYTES,
             server_name: "mini-async-http",
             reuse_port: false,
             handlers_on_loop: false,

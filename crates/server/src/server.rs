@@ -121,6 +121,10 @@ impl ServerBuilder {
         idle_timeout: Duration,
         /// See [`ServerConfig::write_timeout`].
         write_timeout: Duration,
+        /// See [`ServerConfig::linger_timeout`].
+        linger_timeout: Duration,
+        /// See [`ServerConfig::linger_bytes`].
+        linger_bytes: usize,
         /// See [`ServerConfig::server_name`].
         server_name: &'static str,
         /// See [`ServerConfig::reuse_port`].
@@ -195,6 +199,8 @@ impl ServerBuilder {
             max_connections: config.max_connections.div_ceil(config.event_loops),
             max_input: config.limits.max_head_bytes + 16 * 1024,
             write_timeout: config.write_timeout,
+            linger_timeout: config.linger_timeout,
+            linger_bytes: config.linger_bytes,
             ..reactor::Config::default()
         };
         // Batches of jobs; the bound on queued jobs is kept by the loops
@@ -305,7 +311,9 @@ impl ServerHandle {
 
     /// Stop accepting, finish requests in flight (their responses carry
     /// `Connection: close`), close idle connections, then stop; anything
-    /// still open at `timeout` is closed. Joins every thread.
+    /// still open at `timeout` is closed. A connection lingering after its
+    /// last response ([`ServerConfig::linger_timeout`]) counts as open until
+    /// it ends. Joins every thread.
     pub fn shutdown_graceful(self, timeout: Duration) {
         self.shared.draining.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + timeout;

@@ -266,6 +266,14 @@ impl HttpService {
         );
     }
 
+    /// Refuse the request being read with `status`, and close after the
+    /// response, lingering: the client may well be sending still (the body
+    /// of a refused upload, more requests behind a bad one).
+    fn refuse(&self, conn: &mut Conn<'_, HttpConn>, status: HttpCode, head_request: bool) {
+        conn.linger_on_close();
+        self.local_response(conn, status, head_request);
+    }
+
     /// Take a connection's decoder back for the next request of any
     /// connection. Only an idle one comes here: between messages, nothing
     /// of a head kept (or reset, from a connection that has closed).
@@ -455,7 +463,11 @@ impl HttpService {
             }
             if st.done_reading {
                 let n = input.len();
-                input.consume(n);
+                if n > 0 {
+                    // Sent after the last request this connection answers.
+                    conn.linger_on_close();
+                }
+                conn.input().consume(n);
                 break;
             }
             if st.in_flight >= max_pipelined || conn.pending_output() > max_output {
@@ -504,7 +516,7 @@ impl HttpService {
                 }
                 Err(e) => {
                     let status = e.status();
-                    self.local_response(conn, status, false);
+                    self.refuse(conn, status, false);
                 }
             }
         }
@@ -519,7 +531,7 @@ impl HttpService {
     fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head) {
         let head_request = *head.request.method() == Method::Head;
         if let Some(status) = refusal(&head) {
-            self.local_response(conn, status, head_request);
+            self.refuse(conn, status, head_request);
             return;
         }
         let draining = self.shared.draining.load(Ordering::Relaxed);

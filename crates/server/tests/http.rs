@@ -286,6 +286,44 @@ fn refused_requests_close_the_connection() {
     server.shutdown();
 }
 
+/// A client may go on sending a refused upload after the refusal: here it
+/// reads the 413 first, as a client that waited for one would. The server
+/// reads and drops the body instead of closing at once, which would answer
+/// it with a reset, then ends the stream.
+#[test]
+fn a_refused_upload_is_drained_after_the_413() {
+    let limits = http_codec::Limits {
+        max_body_bytes: 1000,
+        ..Default::default()
+    };
+    let server = start(ServerBuilder::new().limits(limits), echo);
+    let mut c = Client::connect(server.local_addr());
+    let upload = vec![b'b'; 512 * 1024];
+    let head = format!(
+        "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        upload.len()
+    );
+    c.send(head.as_bytes());
+    assert_eq!(c.response().status().as_u16(), 413);
+    for piece in upload.chunks(16 * 1024) {
+        c.send(piece);
+    }
+    assert!(c.closed());
+
+    // The same for requests sent behind one that closes the connection.
+    let mut c = Client::connect(server.local_addr());
+    // One write, so the server reads both requests together.
+    let mut two = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec();
+    two.extend_from_slice(&get("/unanswered"));
+    c.send(&two);
+    assert_eq!(body(&c.response()), "/last ");
+    for _ in 0..2048 {
+        c.send(&get("/unanswered"));
+    }
+    assert!(c.closed());
+    server.shutdown();
+}
+
 #[test]
 fn a_dripped_head_is_cut_off_by_the_head_timeout() {
     let server = start(
