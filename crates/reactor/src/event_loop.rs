@@ -127,11 +127,10 @@ enum Closing {
     AfterFlush,
     Now,
     /// Output written and the write side shut down: what the peer still
-    /// sends is read and dropped, up to `left` more bytes, until it closes
-    /// its side or the deadline passes. The service sees no more events.
-    Lingering {
-        left: usize,
-    },
+    /// sends is read and dropped (counted in `Entry::written`) until it
+    /// closes its side, the deadline passes or `linger_bytes` are dropped.
+    /// The service sees no more events.
+    Lingering,
 }
 
 /// The loop's drained output vectors, empty, for output to start in.
@@ -177,7 +176,9 @@ struct Entry<S> {
     /// The tail of the output, where small writes are appended.
     output: Vec<u8>,
     /// Bytes written of the first piece of output (`before[0]`, or
-    /// `output` when `before` is empty).
+    /// `output` when `before` is empty). While lingering, when no output is
+    /// left, the bytes read and dropped so far (a field of its own would
+    /// make every idle connection larger).
     written: usize,
     state: S,
     reading: bool,
@@ -784,8 +785,7 @@ impl<S: Service> EventLoop<S> {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
-        if entry.generation != id.generation() || matches!(entry.closing, Closing::Lingering { .. })
-        {
+        if entry.generation != id.generation() || entry.closing == Closing::Lingering {
             return;
         }
         let was_reading = entry.reading;
@@ -854,7 +854,7 @@ impl<S: Service> EventLoop<S> {
         if entry.generation != id.generation() {
             return;
         }
-        if let Closing::Lingering { .. } = entry.closing {
+        if entry.closing == Closing::Lingering {
             self.discard(id);
             return;
         }
@@ -912,7 +912,8 @@ impl<S: Service> EventLoop<S> {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
-        if entry.generation != id.generation() {
+        // A lingering connection has written all it will.
+        if entry.generation != id.generation() || entry.closing == Closing::Lingering {
             return;
         }
         let had_output = entry.has_pending();
@@ -1058,8 +1059,8 @@ impl<S: Service> EventLoop<S> {
                 continue;
             }
             entry.queued = None;
-            let lingered_out = matches!(entry.closing, Closing::Lingering { .. })
-                && entry.deadline.is_some_and(|d| d <= now);
+            let lingered_out =
+                entry.closing == Closing::Lingering && entry.deadline.is_some_and(|d| d <= now);
             if lingered_out || entry.write_deadline.is_some_and(|d| d <= now) {
                 // The peer stopped reading, or has had its time to finish
                 // sending: give up on it.
@@ -1090,9 +1091,8 @@ impl<S: Service> EventLoop<S> {
             self.close(id);
             return;
         }
-        entry.closing = Closing::Lingering {
-            left: self.config.linger_bytes,
-        };
+        entry.closing = Closing::Lingering;
+        entry.written = 0;
         entry.write_deadline = None;
         entry.full = false;
         let at = now + self.config.linger_timeout;
@@ -1114,9 +1114,9 @@ impl<S: Service> EventLoop<S> {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
         };
-        let Closing::Lingering { mut left } = entry.closing else {
+        if entry.closing != Closing::Lingering {
             return;
-        };
+        }
         let mut scratch = self
             .pool
             .pop()
@@ -1124,14 +1124,17 @@ impl<S: Service> EventLoop<S> {
         let done = loop {
             match entry.stream.read(&mut scratch) {
                 Ok(0) => break true,
-                Ok(n) if n >= left => break true,
-                Ok(n) => left -= n,
+                Ok(n) => {
+                    entry.written = entry.written.saturating_add(n);
+                    if entry.written >= self.config.linger_bytes {
+                        break true;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break true,
             }
         };
-        entry.closing = Closing::Lingering { left };
         self.recycle(scratch);
         if done {
             self.close(id);
