@@ -296,7 +296,11 @@ fn a_refused_upload_is_drained_after_the_413() {
         max_body_bytes: 1000,
         ..Default::default()
     };
-    let server = start(ServerBuilder::new().limits(limits), echo);
+    // Long enough that only a broken server makes the client wait for it.
+    let builder = ServerBuilder::new()
+        .limits(limits)
+        .linger_timeout(common::WAIT);
+    let server = start(builder, echo);
     let mut c = Client::connect(server.local_addr());
     let upload = vec![b'b'; 512 * 1024];
     let head = format!(
