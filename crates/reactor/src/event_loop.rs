@@ -533,6 +533,9 @@ impl<S: Service> EventLoop<S> {
             waker,
             stop: std::sync::atomic::AtomicU8::new(RUNNING),
             drain_deadline: Mutex::new(None),
+            open: (0..config.max_connections.min(crate::remote::OPEN_SLOTS_MAX))
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
         });
         let remote = Remote {
             shared: Arc::clone(&shared),
@@ -751,6 +754,7 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         let state = self.service.open(peer);
+        self.shared.set_open(id, true);
         slot.insert(Entry {
             generation: id.generation(),
             stream,
@@ -1153,6 +1157,7 @@ impl<S: Service> EventLoop<S> {
         // closes the last descriptor of the socket, which takes it out of
         // the epoll set (a system call saved per connection). Events for it
         // already in hand carry a generation that no longer matches.
+        self.shared.set_open(id, false);
         let storage = entry.input.take_storage();
         self.recycle(storage);
         self.service.closed(id, entry.state);

@@ -1,6 +1,6 @@
 //! [`Remote`]: the way other threads reach an event loop.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,6 +17,26 @@ pub(crate) struct Shared<C> {
     pub waker: mio::Waker,
     pub stop: AtomicU8,
     pub drain_deadline: Mutex<Option<Instant>>,
+    /// Which connection holds each slab slot, for [`Remote::is_open`]: its
+    /// generation with [`OPEN`] set, or 0 while the slot is free. Slots past
+    /// the end are never published.
+    pub open: Box<[AtomicU32]>,
+}
+
+/// Marks a published slot as held; generations never use this bit.
+const OPEN: u32 = !crate::GENERATION_MASK;
+
+/// Slots published for [`Remote::is_open`] at most (4 bytes each).
+pub(crate) const OPEN_SLOTS_MAX: usize = 1 << 20;
+
+impl<C> Shared<C> {
+    /// Publish that `id` holds its slot (`true`) or has left it.
+    pub fn set_open(&self, id: ConnId, open: bool) {
+        if let Some(slot) = self.open.get(id.index()) {
+            let value = if open { id.generation() | OPEN } else { 0 };
+            slot.store(value, Ordering::Release);
+        }
+    }
 }
 
 /// Owned by an event loop: when the loop goes away (its `run` returned, or
@@ -83,6 +103,19 @@ impl<C> Remote<C> {
         if was_empty {
             // If the loop is gone there is nobody to wake.
             let _ = self.shared.waker.wake();
+        }
+    }
+
+    /// Whether connection `id` is still open. `false` is final: the
+    /// connection has closed, and anything computed for it would be dropped.
+    /// `true` can be out of date by the time it is read. For skipping work
+    /// whose connection has gone, such as a queued request whose client
+    /// hung up.
+    pub fn is_open(&self, id: ConnId) -> bool {
+        match self.shared.open.get(id.index()) {
+            Some(slot) => slot.load(Ordering::Acquire) == id.generation() | OPEN,
+            // Not published (beyond the table): assume open.
+            None => true,
         }
     }
 

@@ -348,9 +348,11 @@ fn a_completion_for_a_closed_connection_never_reaches_the_one_reusing_its_slot()
 
     let first = connect(running.addr);
     let old = opened(&notes);
+    assert!(running.remote.is_open(old));
     drop(first);
     assert_eq!(next(&notes), Note::Read(old, Vec::new()));
     assert_eq!(next(&notes), Note::Closed(old));
+    assert!(!running.remote.is_open(old));
 
     let mut second = connect(running.addr);
     let new = opened(&notes);
@@ -359,6 +361,11 @@ fn a_completion_for_a_closed_connection_never_reaches_the_one_reusing_its_slot()
         slot(old),
         slot(new),
         "the new connection should reuse the slot, or this test shows nothing"
+    );
+    assert!(running.remote.is_open(new));
+    assert!(
+        !running.remote.is_open(old),
+        "the slot's new holder is not the old connection"
     );
 
     // Completions are taken in the order they were queued, so a stale one

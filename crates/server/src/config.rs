@@ -59,8 +59,8 @@ pub struct ServerConfig {
     /// (the client stopped reading) is closed.
     pub write_timeout: Duration,
     /// A connection the server closes while its client may still be sending
-    /// (a refused request, requests sent after one that closed the
-    /// connection) is not closed at once: once its last response is
+    /// (a refused request, a request too slow to arrive (408), requests sent
+    /// after one that closed the connection) is not closed at once: once its last response is
     /// written, the server ends its side of the stream, then reads and drops
     /// what the client sends until the client closes, for at most this long.
     /// Closing at once would answer the client's next bytes with a reset,

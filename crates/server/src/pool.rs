@@ -265,8 +265,14 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
         for outbox in &mut outboxes {
             outbox.begin();
         }
+        let mut ran = 0u64;
         let mut serve = |job: Job| {
             let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
+            // A client that hung up gets no answer: its handler does not run.
+            if remotes.get(loop_index).is_some_and(|r| !r.is_open(conn)) {
+                return;
+            }
+            ran += 1;
             let (head_request, http10) = (job.head_request, job.http10);
             let (response, close) = run(job, handler, shared);
             let options = EncodeOptions {
@@ -290,12 +296,16 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
                 }
             }
         }
-        let nanos =
-            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX) / count.max(1) as u64;
-        let average = shared.handler_nanos.load(Ordering::Relaxed);
-        shared
-            .handler_nanos
-            .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
+        // Jobs dropped unrun say nothing of the handler's time.
+        if let Some(nanos) = u64::try_from(started.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .checked_div(ran)
+        {
+            let average = shared.handler_nanos.load(Ordering::Relaxed);
+            shared
+                .handler_nanos
+                .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
+        }
         for (outbox, remote) in outboxes.iter_mut().zip(remotes) {
             outbox.send(remote);
         }

@@ -490,9 +490,16 @@ impl HttpService {
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
                     input.consume(consumed);
-                    let wants_continue = decoder
-                        .pending_head()
-                        .is_some_and(|h| h.expect == Expect::Continue);
+                    let pending = decoder.pending_head();
+                    // A head refused whatever its body: refused now, before
+                    // the body is read or `100 Continue` asked for it.
+                    if let Some(status) = pending.and_then(refusal) {
+                        let head_request =
+                            pending.is_some_and(|h| *h.request.method() == Method::Head);
+                        self.refuse(conn, status, head_request);
+                        continue;
+                    }
+                    let wants_continue = pending.is_some_and(|h| h.expect == Expect::Continue);
                     if input.is_empty() && decoder.is_idle() {
                         st.request_started = None;
                         self.put_back(&mut st.decoder);
@@ -593,8 +600,9 @@ impl HttpService {
             return;
         }
         if conn.state().request_started.is_some() {
-            // A request too slow to arrive: 408, after any earlier responses.
-            self.local_response(conn, HttpCode::REQUEST_TIMEOUT, false);
+            // A request too slow to arrive: 408, after any earlier responses,
+            // lingering, as the client is by definition still sending.
+            self.refuse(conn, HttpCode::REQUEST_TIMEOUT, false);
         } else if conn.state().in_flight == 0 && conn.pending_output() == 0 {
             conn.close();
         }

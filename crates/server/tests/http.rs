@@ -225,6 +225,42 @@ fn expect_continue() {
     server.shutdown();
 }
 
+/// A head refused whatever its body (here no `Host`, or an expectation
+/// nobody can meet) is refused as soon as it is read: its body is never
+/// waited for, and `100 Continue` never asks for it.
+#[test]
+fn a_head_refused_for_itself_is_refused_before_its_body() {
+    let server = start(ServerBuilder::new(), echo);
+    let cases: [(&[u8], u16); 4] = [
+        (b"POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 400),
+        (
+            b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (
+            b"PUT /up HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 100000\r\n\r\n",
+            417,
+        ),
+    ];
+    for (head, status) in cases {
+        let mut c = Client::connect(server.local_addr());
+        c.send(head);
+        let r = c.response();
+        assert_eq!(
+            r.status().as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+        assert!(c.closed());
+    }
+    server.shutdown();
+}
+
 #[test]
 fn head_gets_headers_only() {
     let server = start(ServerBuilder::new(), hello);
@@ -350,6 +386,11 @@ fn a_dripped_head_is_cut_off_by_the_head_timeout() {
     }
     let r = c.response();
     assert_eq!(r.status().as_u16(), 408);
+    // A client still sending after its 408 meets a lingering close, not a
+    // reset that could destroy the 408 before it is read.
+    for _ in 0..64 {
+        c.send(&[b'a'; 8 * 1024]);
+    }
     assert!(c.closed());
     server.shutdown();
 }
