@@ -27,6 +27,9 @@ const WHOLE_FROM: usize = 16 * 1024;
 /// Accept errors in a row, other than running out of descriptors or
 /// memory, after which accepting pauses for `accept_backoff`.
 const MAX_ACCEPT_FAILURES: usize = 64;
+/// Timer entries of closed connections kept before the heap is pruned (24
+/// bytes each).
+const STALE_TIMERS: usize = 1024;
 /// Listener `i` has token `LISTENER_BASE - i`.
 const LISTENER_BASE: usize = usize::MAX - 1;
 
@@ -437,6 +440,8 @@ pub struct EventLoop<S: Service> {
     shared: Arc<Shared<S::Completion>>,
     service: S,
     config: Config,
+    /// Deadlines: at most one live entry per open connection, plus entries of
+    /// closed connections (see [`prune_timers`](Self::prune_timers)).
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     dirty: Vec<ConnId>,
     to_read: Vec<ConnId>,
@@ -1043,6 +1048,31 @@ impl<S: Service> EventLoop<S> {
         self.completions = completions;
     }
 
+    /// Drop the timer entries of closed connections once they outnumber the
+    /// open ones (plus [`STALE_TIMERS`]), and give back room left by a burst:
+    /// without this, each closed connection's entry would stay until its
+    /// deadline, so the heap would grow with the rate of connections times
+    /// the idle timeout rather than with the connections open. Each pass
+    /// removes at least `STALE_TIMERS` entries, so its cost is a constant
+    /// per closed connection.
+    fn prune_timers(&mut self) {
+        let live = self.conns.len();
+        if self.timers.len() <= 2 * live + STALE_TIMERS {
+            return;
+        }
+        let conns = &self.conns;
+        self.timers.retain(|Reverse((at, id))| {
+            conns
+                .get(id.index())
+                .is_some_and(|e| e.generation == id.generation() && e.queued == Some(*at))
+        });
+        // Room from a burst goes back; room the next pass needs stays.
+        let keep = 2 * live + STALE_TIMERS;
+        if self.timers.capacity() > 4 * keep {
+            self.timers.shrink_to(keep);
+        }
+    }
+
     fn expire_timers(&mut self, now: Instant) {
         // Take the due entries first: a deadline set again during this pass
         // waits for the next one, so a service that re-arms a past deadline
@@ -1162,6 +1192,7 @@ impl<S: Service> EventLoop<S> {
         self.recycle(storage);
         self.service.closed(id, entry.state);
         drop(entry.stream);
+        self.prune_timers();
         if self.at_cap {
             let now = Instant::now();
             self.accept_all(now);
@@ -1234,6 +1265,67 @@ mod tests {
         type Completion = ();
         fn open(&mut self, _peer: SocketAddr) {}
         fn event(&mut self, _conn: &mut Conn<'_, ()>, _event: Event<()>) {}
+    }
+
+    /// Arms a far deadline on every connection it opens, as an idle timeout
+    /// does.
+    struct FarDeadline;
+
+    impl Service for FarDeadline {
+        type State = ();
+        type Completion = ();
+        fn open(&mut self, _peer: SocketAddr) {}
+        fn event(&mut self, conn: &mut Conn<'_, ()>, event: Event<()>) {
+            if let Event::Opened = event {
+                conn.set_deadline(Some(conn.now() + Duration::from_secs(3600)));
+            }
+        }
+    }
+
+    #[test]
+    fn closed_connections_timers_do_not_pile_up() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (mut event_loop, _remote) =
+            EventLoop::new(FarDeadline, vec![listener], Config::default()).expect("loop");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // One connection stays open throughout; the rest open and close one
+        // after the other.
+        let accept_until = |event_loop: &mut EventLoop<FarDeadline>, n: usize| {
+            while event_loop.conns.len() < n {
+                assert!(Instant::now() < deadline, "connection not accepted");
+                event_loop.accept_all(Instant::now());
+                std::thread::yield_now();
+            }
+        };
+        let mut clients = vec![std::net::TcpStream::connect(addr).expect("connect")];
+        accept_until(&mut event_loop, 1);
+        let mut most = 0;
+        for _ in 0..3 * STALE_TIMERS {
+            clients.push(std::net::TcpStream::connect(addr).expect("connect"));
+            accept_until(&mut event_loop, 2);
+            let newest = event_loop
+                .conns
+                .iter()
+                .map(|(i, e)| ConnId::new(i, e.generation).expect("id"))
+                .max_by_key(|id| id.generation())
+                .expect("a connection");
+            event_loop.close(newest);
+            clients.truncate(1);
+            most = most.max(event_loop.timers.len());
+        }
+        assert!(
+            most <= 2 + STALE_TIMERS + 1,
+            "{most} timer entries for at most 2 connections"
+        );
+        // The open connection's deadline is still there.
+        let conns = &event_loop.conns;
+        let live = event_loop.timers.iter().filter(|Reverse((at, id))| {
+            conns
+                .get(id.index())
+                .is_some_and(|e| e.generation == id.generation() && e.queued == Some(*at))
+        });
+        assert_eq!(live.count(), 1);
     }
 
     #[test]
