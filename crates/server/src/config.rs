@@ -60,9 +60,10 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// A connection the server closes while its client may still be sending
     /// (a refused request, a request too slow to arrive (408), requests sent
-    /// after one that closed the connection) is not closed at once: once its last response is
-    /// written, the server ends its side of the stream, then reads and drops
-    /// what the client sends until the client closes, for at most this long.
+    /// after one that closed the connection) is not closed at once: once its
+    /// last response is written, the server ends its side of the stream,
+    /// then reads and drops what the client sends until the client closes,
+    /// for at most this long.
     /// Closing at once would answer the client's next bytes with a reset,
     /// which can destroy the response before the client reads it. Zero:
     /// close at once.
