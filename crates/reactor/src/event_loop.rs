@@ -515,6 +515,14 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
+/// Whether the timer-heap entry `(at, id)` is live: `id` is still open and
+/// `at` is its queued deadline. Any other heap entry is stale.
+fn live_timer<S>(conns: &Slab<Entry<S>>, at: Instant, id: ConnId) -> bool {
+    conns
+        .get(id.index())
+        .is_some_and(|e| e.generation == id.generation() && e.queued == Some(at))
+}
+
 impl<S: Service> EventLoop<S> {
     /// A loop serving `listeners` (non-blocking std listeners, as [`crate::bind`]
     /// makes; several loops may share one through `try_clone`).
@@ -1061,11 +1069,8 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         let conns = &self.conns;
-        self.timers.retain(|Reverse((at, id))| {
-            conns
-                .get(id.index())
-                .is_some_and(|e| e.generation == id.generation() && e.queued == Some(*at))
-        });
+        self.timers
+            .retain(|&Reverse((at, id))| live_timer(conns, at, id));
         // Room from a burst goes back; room the next pass needs stays.
         let keep = 2 * live + STALE_TIMERS;
         if self.timers.capacity() > 4 * keep {
@@ -1086,12 +1091,12 @@ impl<S: Service> EventLoop<S> {
             due.push((at, id));
         }
         for (at, id) in due {
+            if !live_timer(&self.conns, at, id) {
+                continue;
+            }
             let Some(entry) = self.conns.get_mut(id.index()) else {
                 continue;
             };
-            if entry.generation != id.generation() || entry.queued != Some(at) {
-                continue;
-            }
             entry.queued = None;
             let lingered_out =
                 entry.closing == Closing::Lingering && entry.deadline.is_some_and(|d| d <= now);
@@ -1257,6 +1262,16 @@ mod tests {
         assert!(stream.nodelay().expect("getsockopt"));
     }
 
+    /// Accept until `event_loop` holds `n` connections (bounded wait).
+    fn accept_until<S: Service>(event_loop: &mut EventLoop<S>, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while event_loop.conns.len() < n {
+            assert!(Instant::now() < deadline, "connections not accepted");
+            event_loop.accept_all(Instant::now());
+            std::thread::yield_now();
+        }
+    }
+
     /// A service that does nothing: enough to run a loop's accepting.
     struct Idle;
 
@@ -1288,16 +1303,8 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let (mut event_loop, _remote) =
             EventLoop::new(FarDeadline, vec![listener], Config::default()).expect("loop");
-        let deadline = Instant::now() + Duration::from_secs(10);
         // One connection stays open throughout; the rest open and close one
         // after the other.
-        let accept_until = |event_loop: &mut EventLoop<FarDeadline>, n: usize| {
-            while event_loop.conns.len() < n {
-                assert!(Instant::now() < deadline, "connection not accepted");
-                event_loop.accept_all(Instant::now());
-                std::thread::yield_now();
-            }
-        };
         let mut clients = vec![std::net::TcpStream::connect(addr).expect("connect")];
         accept_until(&mut event_loop, 1);
         let mut most = 0;
@@ -1320,11 +1327,10 @@ mod tests {
         );
         // The open connection's deadline is still there.
         let conns = &event_loop.conns;
-        let live = event_loop.timers.iter().filter(|Reverse((at, id))| {
-            conns
-                .get(id.index())
-                .is_some_and(|e| e.generation == id.generation() && e.queued == Some(*at))
-        });
+        let live = event_loop
+            .timers
+            .iter()
+            .filter(|&&Reverse((at, id))| live_timer(conns, at, id));
         assert_eq!(live.count(), 1);
     }
 
@@ -1342,14 +1348,6 @@ mod tests {
         let late: Vec<_> = (0..2)
             .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let accept_until = |event_loop: &mut EventLoop<Idle>, n: usize| {
-            while event_loop.conns.len() < n {
-                assert!(Instant::now() < deadline, "connections not accepted");
-                event_loop.accept_all(Instant::now());
-                std::thread::yield_now();
-            }
-        };
         accept_until(&mut event_loop, early.len() + late.len());
         for (_, entry) in event_loop.conns.iter() {
             assert!(entry.stream.nodelay().expect("getsockopt"));
