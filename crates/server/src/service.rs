@@ -486,6 +486,8 @@ impl HttpService {
                     .pop()
                     .unwrap_or_else(|| Box::new(new_decoder(&self.shared.config)))
             });
+            // A head waiting for its body was checked when it arrived.
+            let checked = decoder.pending_head().is_some();
             let decoded = decoder.decode(input.bytes());
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
@@ -493,7 +495,7 @@ impl HttpService {
                     let pending = decoder.pending_head();
                     // A head refused whatever its body: refused now, before
                     // the body is read or `100 Continue` asked for it.
-                    if let Some(status) = pending.and_then(refusal) {
+                    if let Some(status) = pending.filter(|_| !checked).and_then(refusal) {
                         let head_request =
                             pending.is_some_and(|h| *h.request.method() == Method::Head);
                         self.refuse(conn, status, head_request);
@@ -516,7 +518,7 @@ impl HttpService {
                     input.consume(consumed);
                     st.request_started = None;
                     st.continue_sent = false;
-                    self.accept_request(conn, head);
+                    self.accept_request(conn, head, checked);
                 }
                 Ok(Decoded::Closed) => {
                     st.done_reading = true;
@@ -535,9 +537,11 @@ impl HttpService {
     }
 
     #[inline]
-    fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head) {
+    /// Number a decoded request and add it to the batch, unless its head,
+    /// not `checked` yet, is refused.
+    fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head, checked: bool) {
         let head_request = *head.request.method() == Method::Head;
-        if let Some(status) = refusal(&head) {
+        if let Some(status) = (!checked).then(|| refusal(&head)).flatten() {
             self.refuse(conn, status, head_request);
             return;
         }
