@@ -659,6 +659,29 @@ impl RequestDecoder {
         }
     }
 
+    /// The body being read: its payload bytes so far, and the bytes its
+    /// buffer has room for (what it costs in memory now). `(0, 0)` when no
+    /// body is being read.
+    pub fn body_buffered(&self) -> (usize, usize) {
+        match &self.state {
+            State::Body(b) => (b.bytes.len(), b.bytes.capacity()),
+            _ => (0, 0),
+        }
+    }
+
+    /// Give the body being read room for `total` payload bytes in all, so
+    /// that it does not grow again before it holds that many. The room is
+    /// made exactly, not rounded up the way a growing vector doubles: a
+    /// server that accounts for the memory of bodies it buffers makes the
+    /// room it has accounted for. Does nothing when no body is being read or
+    /// it already has the room.
+    pub fn reserve_body(&mut self, total: usize) {
+        if let State::Body(b) = &mut self.state {
+            let additional = total.saturating_sub(b.bytes.len());
+            b.bytes.reserve_exact(additional);
+        }
+    }
+
     /// Whether the decoder is between messages (no head or body partly read).
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Head)
@@ -756,6 +779,30 @@ impl RequestDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_reports_its_memory_and_takes_exact_room() {
+        let mut dec = RequestDecoder::default();
+        assert_eq!(dec.body_buffered(), (0, 0));
+        dec.reserve_body(1000);
+        assert_eq!(dec.body_buffered(), (0, 0), "no body, no room");
+        let head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\nabc";
+        assert!(matches!(dec.decode(head), Ok(Decoded::Partial { .. })));
+        let (len, room) = dec.body_buffered();
+        assert_eq!(len, 3);
+        // The declared length is not trusted up front.
+        assert_eq!(room, 64 * 1024);
+        dec.reserve_body(300_000);
+        assert_eq!(dec.body_buffered(), (3, 300_000));
+        dec.reserve_body(10);
+        assert_eq!(dec.body_buffered(), (3, 300_000), "never shrinks");
+        let rest = vec![b'x'; 300_000 - 3];
+        let Ok(Decoded::Message { head, .. }) = dec.decode(&rest) else {
+            panic!("the body is whole");
+        };
+        assert_eq!(head.request.body().len(), 300_000);
+        assert_eq!(dec.body_buffered(), (0, 0));
+    }
 
     #[test]
     fn a_dripped_head_checks_each_line_once() {

@@ -26,6 +26,10 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// connection before it stops taking new requests.
 pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 
+/// Default for [`ServerConfig::max_body_memory`]: 64 MiB of request bodies
+/// buffered across the server.
+pub const DEFAULT_MAX_BODY_MEMORY: usize = 64 * 1024 * 1024;
+
 /// How a server runs. Build one with [`ServerBuilder`](crate::ServerBuilder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,6 +52,24 @@ pub struct ServerConfig {
     pub max_output: usize,
     /// Codec limits (head size, field count, target length, body size, ...).
     pub limits: Limits,
+    /// Request-body bytes buffered across the server at once: bodies being
+    /// read, and those of requests waiting for a handler or in one (until
+    /// the handler returns). Per-connection limits alone would let every
+    /// connection hold a body of `limits.max_body_bytes`.
+    ///
+    /// A body with a `Content-Length` is admitted whole when its head
+    /// arrives, or waits: its head is read, its body left in the socket
+    /// (the client is slowed by TCP flow control, and gets no
+    /// `100 Continue` yet) and its head timeout does not run until other
+    /// bodies give back enough. Admitted bodies never wait on each other, so
+    /// waiting ends. A chunked body's share grows as it arrives; if it cannot
+    /// grow, the body stops being read with its head timeout running, since
+    /// it holds memory. A body that arrives whole with its head (at most the
+    /// input buffer) is counted, past the limit if need be.
+    ///
+    /// Never less than `limits.max_body_bytes`: a larger value is used
+    /// instead, so that a body the limits allow can always be admitted.
+    pub max_body_memory: usize,
     /// Accept a bare LF as a head line ending (off: refused with 400).
     pub allow_bare_lf: bool,
     /// From the first byte of a request to the end of its head and body:
@@ -110,6 +132,7 @@ impl Default for ServerConfig {
             max_pipelined: DEFAULT_MAX_PIPELINED,
             max_output: DEFAULT_MAX_OUTPUT,
             limits: Limits::default(),
+            max_body_memory: DEFAULT_MAX_BODY_MEMORY,
             allow_bare_lf: false,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,

@@ -37,6 +37,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod budget;
 mod config;
 mod handler;
 mod pool;
@@ -46,8 +47,9 @@ mod server;
 mod service;
 
 pub use config::{
-    ServerConfig, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_OUTPUT, DEFAULT_MAX_PIPELINED, DEFAULT_QUEUE_CAPACITY, DEFAULT_WRITE_TIMEOUT,
+    ServerConfig, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LINGER_BYTES,
+    DEFAULT_LINGER_TIMEOUT, DEFAULT_MAX_BODY_MEMORY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_OUTPUT,
+    DEFAULT_MAX_PIPELINED, DEFAULT_QUEUE_CAPACITY, DEFAULT_WRITE_TIMEOUT,
 };
 pub use handler::Handler;
 pub use server::{ServerBuilder, ServerError, ServerHandle};

@@ -32,13 +32,21 @@ const BATCH_BUFFER_MAX: usize = 256 * 1024;
 /// Run one job's handler (a panic becomes a 500) and settle whether the
 /// connection closes after its response.
 pub(crate) fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response, bool) {
-    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
+    let Job {
+        request,
+        keep_alive,
+        permit,
+        ..
+    } = job;
+    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(request)))
         .unwrap_or_else(|_| internal_error());
+    // The body is the handler's now, or freed: its bytes leave the budget.
+    drop(permit);
     let asked_close = response.headers().get_all("connection").any(|v| {
         v.split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
-    let close = !job.keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
+    let close = !keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
     (response, close)
 }
 

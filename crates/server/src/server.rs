@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use http_codec::Limits;
 use reactor::{EventLoop, ListenerOptions, Remote};
 
+use crate::budget::BodyBudget;
 use crate::service::{Done, HttpService, Shared};
 use crate::{Handler, ServerConfig};
 
@@ -113,6 +114,8 @@ impl ServerBuilder {
         max_output: usize,
         /// See [`ServerConfig::limits`].
         limits: Limits,
+        /// See [`ServerConfig::max_body_memory`].
+        max_body_memory: usize,
         /// See [`ServerConfig::allow_bare_lf`].
         allow_bare_lf: bool,
         /// See [`ServerConfig::head_timeout`].
@@ -213,6 +216,8 @@ impl ServerBuilder {
         };
         let on_loop = config.handlers_on_loop.then(|| Arc::clone(&handler));
         let loops = config.event_loops;
+        let max_body = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+        let budget = Arc::new(BodyBudget::new(config.max_body_memory.max(max_body)));
         let shared = Arc::new(Shared {
             config,
             draining: AtomicBool::new(false),
@@ -221,6 +226,7 @@ impl ServerBuilder {
             queued: std::sync::atomic::AtomicUsize::new(0),
             idle_workers: std::sync::atomic::AtomicUsize::new(0),
             handler_nanos: std::sync::atomic::AtomicU64::new(0),
+            budget: Arc::clone(&budget),
             spare_batches: std::sync::Mutex::new(Vec::new()),
         });
         // Every loop listens on the same socket (a clone each): the kernel
@@ -239,6 +245,7 @@ impl ServerBuilder {
                 jobs: jobs_tx.clone(),
                 pending: Vec::new(),
                 stalled: VecDeque::new(),
+                budget_waiters: VecDeque::new(),
                 on_loop: on_loop.clone(),
                 decoders: Vec::new(),
             };
@@ -248,6 +255,7 @@ impl ServerBuilder {
         }
         drop(jobs_tx);
         let remotes = Arc::new(remotes);
+        budget.set_remotes(Arc::clone(&remotes));
         let worker_threads = crate::pool::spawn(
             workers,
             jobs_rx,
@@ -298,6 +306,12 @@ impl ServerHandle {
     /// port 0). Nim: `getPort`.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What the loops and workers share, for tests that look inside.
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// Close every connection now (responses in progress are dropped) and

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_codec::{
-    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Head, RequestDecoder,
+    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing, Head,
+    RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
 
+use crate::budget::{BodyBudget, Permit};
 use crate::queue::Sender;
 use crate::{Handler, ServerConfig};
 
@@ -24,6 +26,9 @@ pub(crate) struct Job {
     pub head_request: bool,
     pub keep_alive: bool,
     pub http10: bool,
+    /// The request body's share of the body budget, given back once the
+    /// handler returns.
+    pub permit: Option<Permit>,
 }
 
 /// What a loop hands the workers.
@@ -96,6 +101,8 @@ pub(crate) struct Shared {
     pub idle_workers: AtomicUsize,
     /// A moving average of the time a handler takes, in nanoseconds.
     pub handler_nanos: AtomicU64,
+    /// Request-body bytes buffered across the server.
+    pub budget: Arc<BodyBudget>,
     /// Emptied job vectors, handed back by the workers so that a batch does
     /// not cost an allocation (at most [`SPARE_BATCHES`]).
     pub spare_batches: std::sync::Mutex<Vec<Vec<Job>>>,
@@ -155,6 +162,11 @@ pub(crate) struct HttpConn {
     waiting: bool,
     /// When the first byte of the request being read arrived.
     request_started: Option<Instant>,
+    /// The share of the body budget the body being read holds.
+    permit: Option<Permit>,
+    /// Listed in `HttpService::budget_waiters`, to be woken when the body
+    /// budget may have room for the body it wants to read.
+    budget_wait: bool,
 }
 
 pub(crate) struct HttpService {
@@ -165,6 +177,9 @@ pub(crate) struct HttpService {
     pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
     pub stalled: VecDeque<ConnId>,
+    /// Connections waiting for room in the body budget, oldest first, with
+    /// the bytes each waits for.
+    pub budget_waiters: VecDeque<(ConnId, usize)>,
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
     pub on_loop: Option<Arc<dyn Handler>>,
@@ -241,6 +256,8 @@ impl HttpService {
         st.done_reading = true;
         st.request_started = None;
         st.last_seq = Some(seq);
+        // A body being read is not read on.
+        st.permit = None;
         let resp = http_types::ResponseBuilder::new()
             .status(status)
             .body(format!("{status}\n"))
@@ -473,7 +490,7 @@ impl HttpService {
             if st.in_flight >= max_pipelined || conn.pending_output() > max_output {
                 return;
             }
-            let (st, input, output) = conn.parts();
+            let (st, input, _) = conn.parts();
             if input.is_empty() && st.decoder.as_ref().is_none_or(|d| d.is_idle()) {
                 // Between requests with nothing read: the common case after
                 // every response. The decoder goes back to the loop.
@@ -488,6 +505,13 @@ impl HttpService {
             });
             // A head waiting for its body was checked when it arrived.
             let checked = decoder.pending_head().is_some();
+            if checked && !self.admit_body(conn) {
+                return;
+            }
+            let (st, input, _) = conn.parts();
+            let Some(decoder) = st.decoder.as_deref_mut() else {
+                return;
+            };
             let decoded = decoder.decode(input.bytes());
             match decoded {
                 Ok(Decoded::Partial { consumed }) => {
@@ -502,12 +526,23 @@ impl HttpService {
                         continue;
                     }
                     let wants_continue = pending.is_some_and(|h| h.expect == Expect::Continue);
+                    let new_body = pending.is_some() && !checked;
                     if input.is_empty() && decoder.is_idle() {
                         st.request_started = None;
                         self.put_back(&mut st.decoder);
                     } else {
                         st.request_started.get_or_insert(now);
                     }
+                    if new_body && !self.admit_body(conn) {
+                        // No clock runs for a body not begun for want of
+                        // room, and no `100 Continue` asks for it yet.
+                        let st = conn.state();
+                        if st.permit.is_none() {
+                            st.request_started = None;
+                        }
+                        break;
+                    }
+                    let (st, _, output) = conn.parts();
                     if wants_continue && !st.continue_sent && st.in_flight == 0 {
                         output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                         st.continue_sent = true;
@@ -518,7 +553,14 @@ impl HttpService {
                     input.consume(consumed);
                     st.request_started = None;
                     st.continue_sent = false;
-                    self.accept_request(conn, head, checked);
+                    // The permit goes with the body; a body that came whole
+                    // with its head is counted now.
+                    let mut permit = st.permit.take();
+                    let len = head.request.body().len();
+                    if len > 0 {
+                        self.shared.budget.force(&mut permit, len);
+                    }
+                    self.accept_request(conn, head, checked, permit);
                 }
                 Ok(Decoded::Closed) => {
                     st.done_reading = true;
@@ -536,10 +578,65 @@ impl HttpService {
         }
     }
 
+    /// Whether the body being read may take the bytes the next decode can
+    /// give it. It needs a permit from the body budget: for its whole length
+    /// if it has one, else (chunked) for what it holds plus the input, grown
+    /// by doubling. Takes or grows the permit, and makes the body's buffer
+    /// that size; if the budget has no room, lists the connection to be
+    /// woken when it may have and says no.
+    fn admit_body(&mut self, conn: &mut Conn<'_, HttpConn>) -> bool {
+        let id = conn.id();
+        let (st, input, _) = conn.parts();
+        let Some(decoder) = st.decoder.as_deref_mut() else {
+            return true;
+        };
+        let Some(framing) = decoder.pending_head().map(|h| h.framing) else {
+            return true;
+        };
+        let held = st.permit.as_ref().map_or(0, Permit::bytes);
+        let (len, room) = decoder.body_buffered();
+        let want = match framing {
+            Framing::Length(n) => usize::try_from(n).unwrap_or(usize::MAX).max(room),
+            _ => {
+                let need = len.saturating_add(input.len()).max(room);
+                if need <= held {
+                    return true;
+                }
+                let max =
+                    usize::try_from(self.shared.config.limits.max_body_bytes).unwrap_or(usize::MAX);
+                need.max(held.saturating_mul(2)).min(max.max(room))
+            }
+        };
+        if want <= held {
+            return true;
+        }
+        let budget = &self.shared.budget;
+        let mut granted = budget.grow(&mut st.permit, want);
+        if !granted {
+            // Ask for a wake-up before looking again, so that room made
+            // between the two is not missed.
+            budget.want_wake(self.loop_index);
+            granted = budget.grow(&mut st.permit, want);
+        }
+        if granted {
+            decoder.reserve_body(want);
+        } else if !st.budget_wait {
+            st.budget_wait = true;
+            self.budget_waiters.push_back((id, want - held));
+        }
+        granted
+    }
+
     #[inline]
     /// Number a decoded request and add it to the batch, unless its head,
     /// not `checked` yet, is refused.
-    fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head, checked: bool) {
+    fn accept_request(
+        &mut self,
+        conn: &mut Conn<'_, HttpConn>,
+        head: Head,
+        checked: bool,
+        permit: Option<Permit>,
+    ) {
         let head_request = *head.request.method() == Method::Head;
         if let Some(status) = (!checked).then(|| refusal(&head)).flatten() {
             self.refuse(conn, status, head_request);
@@ -567,6 +664,7 @@ impl HttpService {
             head_request,
             keep_alive,
             http10,
+            permit,
         };
         self.dispatch(conn, job);
     }
@@ -585,6 +683,9 @@ impl HttpService {
             None
         } else if let Some(started) = st.request_started {
             Some(started + config.head_timeout)
+        } else if st.budget_wait {
+            // Waiting for room in the body budget, holding none of it.
+            None
         } else if st.in_flight == 0
             && input.is_empty()
             && st.stalled.is_none()
@@ -613,6 +714,26 @@ impl HttpService {
     }
 }
 
+impl HttpService {
+    /// Wake the connections waiting for body budget that the room now
+    /// fits, oldest first; stop at the first it does not fit, so that a
+    /// large body is not passed over for ever by smaller ones. The rest are
+    /// woken when bytes are given back.
+    fn wake_budget_waiters(&mut self, wake: &mut Vec<ConnId>) {
+        let budget = &self.shared.budget;
+        budget.want_wake(self.loop_index);
+        let mut room = budget.room();
+        while let Some(&(id, bytes)) = self.budget_waiters.front() {
+            if bytes > room {
+                break;
+            }
+            room -= bytes;
+            self.budget_waiters.pop_front();
+            wake.push(id);
+        }
+    }
+}
+
 impl Service for HttpService {
     type State = HttpConn;
     type Completion = Done;
@@ -630,6 +751,8 @@ impl Service for HttpService {
             stalled: None,
             waiting: false,
             request_started: None,
+            permit: None,
+            budget_wait: false,
         }
     }
 
@@ -638,7 +761,9 @@ impl Service for HttpService {
             Event::Opened => {}
             Event::Readable | Event::Drained => self.pump(conn),
             Event::Wake => {
-                conn.state().waiting = false;
+                let st = conn.state();
+                st.waiting = false;
+                st.budget_wait = false;
                 self.pump(conn);
             }
             Event::Completion(done) => {
@@ -658,6 +783,9 @@ impl Service for HttpService {
         if state.waiting {
             self.stalled.retain(|&x| x != id);
         }
+        if state.budget_wait {
+            self.budget_waiters.retain(|&(x, _)| x != id);
+        }
         // A decoder the spares have no room for is dropped as it is.
         if let Some(mut decoder) = state.decoder {
             if self.decoders.len() < SPARE_DECODERS {
@@ -673,6 +801,9 @@ impl Service for HttpService {
     /// made up.
     fn end_of_batch(&mut self, wake: &mut Vec<ConnId>) {
         self.send_pending();
+        if !self.budget_waiters.is_empty() {
+            self.wake_budget_waiters(wake);
+        }
         if self.stalled.is_empty() {
             return;
         }

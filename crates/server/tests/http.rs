@@ -225,6 +225,60 @@ fn expect_continue() {
     server.shutdown();
 }
 
+/// More uploads than the server-wide body budget holds at once take turns:
+/// every one is admitted in the end (with `100 Continue` when it asked),
+/// whichever loop reads it and whichever returns the room.
+#[test]
+fn uploads_over_the_body_budget_take_turns_and_all_finish() {
+    const BODY: usize = 200 * 1024;
+    for loops in [1, 2] {
+        let handler = |req: Request| {
+            let body = req.body();
+            let first = body.first().map_or('-', |&b| char::from(b));
+            let text = format!("{} {first}", body.len());
+            ResponseBuilder::empty_200().body(text).build().unwrap()
+        };
+        let limits = http_codec::Limits {
+            max_body_bytes: 256 * 1024,
+            ..http_codec::Limits::default()
+        };
+        let builder = ServerBuilder::new()
+            .event_loops(loops)
+            .limits(limits)
+            .max_body_memory(256 * 1024);
+        let server = start(builder, handler);
+        let addr = server.local_addr();
+        let clients: Vec<_> = (0..12u8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let mut c = Client::connect(addr);
+                    let fill = b'a' + i;
+                    let (len, expect) = (BODY + usize::from(i), i % 2 == 0);
+                    for _ in 0..2 {
+                        let expect = if expect { "Expect: 100-continue\r\n" } else { "" };
+                        c.send(
+                            format!("PUT /{i} HTTP/1.1\r\nHost: t\r\n{expect}Content-Length: {len}\r\n\r\n")
+                                .as_bytes(),
+                        );
+                        if !expect.is_empty() {
+                            assert_eq!(c.response().status().as_u16(), 100);
+                        }
+                        c.send(&vec![fill; len]);
+                        assert_eq!(body(&c.response()), format!("{len} {}", char::from(fill)));
+                        // A small chunked body between the large ones.
+                        c.send(b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n");
+                        assert_eq!(body(&c.response()), "3 x");
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().expect("every upload is answered");
+        }
+        server.shutdown();
+    }
+}
+
 /// A head refused whatever its body (here no `Host`, or an expectation
 /// nobody can meet) is refused as soon as it is read: its body is never
 /// waited for, and `100 Continue` never asks for it.

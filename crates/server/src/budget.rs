@@ -1,0 +1,327 @@
+//! [`BodyBudget`]: the request-body bytes the whole server buffers at once
+//! ([`ServerConfig::max_body_memory`](crate::ServerConfig::max_body_memory)).
+//!
+//! A body is buffered only under a [`Permit`] for its bytes. A body with a
+//! `Content-Length` takes its whole permit when its head arrives, so one
+//! admitted always finishes (its client willing) and bodies never wait on
+//! each other half-read. A chunked body grows its permit as it arrives. A
+//! permit moves with its request to the worker and is given back when the
+//! handler returns (or the request is dropped); giving bytes back wakes the
+//! event loops that have connections waiting for room.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use reactor::Remote;
+
+use crate::service::Done;
+
+pub(crate) struct BodyBudget {
+    limit: usize,
+    used: AtomicUsize,
+    /// Bit `i` set: loop `i` has connections waiting for room.
+    waiting: AtomicU64,
+    /// The loops, to wake; set once they exist.
+    remotes: OnceLock<Arc<Vec<Remote<Done>>>>,
+}
+
+/// Bytes of a [`BodyBudget`] held by one body, given back on drop.
+pub(crate) struct Permit {
+    budget: Arc<BodyBudget>,
+    bytes: usize,
+}
+
+impl Permit {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl BodyBudget {
+    pub fn new(limit: usize) -> BodyBudget {
+        BodyBudget {
+            limit,
+            used: AtomicUsize::new(0),
+            waiting: AtomicU64::new(0),
+            remotes: OnceLock::new(),
+        }
+    }
+
+    /// The loops to wake when bytes are given back.
+    pub fn set_remotes(&self, remotes: Arc<Vec<Remote<Done>>>) {
+        let _ = self.remotes.set(remotes);
+    }
+
+    /// Bytes held by permits now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Bytes free now.
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.used())
+    }
+
+    /// Raise `permit` (taking one if there is none) to `bytes` in all, if the
+    /// budget has room for the difference. Returns whether it holds them.
+    pub fn grow(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) -> bool {
+        let more = bytes.saturating_sub(permit.as_ref().map_or(0, Permit::bytes));
+        if more == 0 {
+            return true;
+        }
+        let taken = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(more).filter(|&total| total <= self.limit)
+            });
+        if taken.is_err() {
+            return false;
+        }
+        self.hold(permit, bytes);
+        true
+    }
+
+    /// Raise `permit` to `bytes` whatever the room: for bytes already
+    /// buffered (a body that arrived whole with its head), which waiting
+    /// cannot save. Later bodies wait until the excess is given back.
+    pub fn force(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) {
+        let more = bytes.saturating_sub(permit.as_ref().map_or(0, Permit::bytes));
+        if more > 0 {
+            self.used.fetch_add(more, Ordering::SeqCst);
+            self.hold(permit, bytes);
+        }
+    }
+
+    fn hold(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) {
+        match permit {
+            Some(p) => p.bytes = bytes,
+            None => {
+                *permit = Some(Permit {
+                    budget: Arc::clone(self),
+                    bytes,
+                })
+            }
+        }
+    }
+
+    /// The loops that asked to be woken when bytes are given back.
+    #[cfg(test)]
+    pub fn waiting_loops(&self) -> u64 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Have loop `loop_index` woken the next time bytes are given back. Set
+    /// this before looking at the room, so that bytes given back after the
+    /// look still wake the loop.
+    pub fn want_wake(&self, loop_index: usize) {
+        self.waiting.fetch_or(1 << loop_index, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let budget = &self.budget;
+        budget.used.fetch_sub(self.bytes, Ordering::SeqCst);
+        if budget.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let bits = budget.waiting.swap(0, Ordering::SeqCst);
+        if let Some(remotes) = budget.remotes.get() {
+            for (i, remote) in remotes.iter().enumerate() {
+                if bits & (1 << i) != 0 {
+                    remote.wake();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_hold_what_they_grow_to_and_give_it_back() {
+        let budget = Arc::new(BodyBudget::new(100));
+        let (mut a, mut b) = (None, None);
+        assert!(budget.grow(&mut a, 60));
+        assert!(!budget.grow(&mut b, 41), "over the limit");
+        assert!(b.is_none());
+        assert!(budget.grow(&mut b, 40));
+        assert_eq!((budget.used(), budget.room()), (100, 0));
+        assert!(budget.grow(&mut a, 60), "held already");
+        assert!(!budget.grow(&mut a, 61));
+        drop(b.take());
+        assert!(budget.grow(&mut a, 100));
+        assert_eq!(a.as_ref().map(Permit::bytes), Some(100));
+        // Bytes already buffered are counted past the limit, and keep
+        // others out until given back.
+        let mut c = None;
+        budget.force(&mut c, 30);
+        assert_eq!((budget.used(), budget.room()), (130, 0));
+        drop(a.take());
+        assert!(!budget.grow(&mut b, 71));
+        assert!(budget.grow(&mut b, 70));
+        drop((b, c));
+        assert_eq!(budget.used(), 0);
+        let mut huge = None;
+        assert!(!budget.grow(&mut huge, usize::MAX));
+        assert_eq!(budget.used(), 0);
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::{mpsc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use http_codec::{Limits, ResponseDecoded, ResponseDecoder};
+    use http_types::{Request, ResponseBuilder};
+
+    use crate::ServerBuilder;
+
+    const WAIT: Duration = Duration::from_secs(10);
+    const BUDGET: usize = 256 * 1024;
+
+    /// Read one response; its status and body.
+    fn response(stream: &mut TcpStream) -> (u16, String) {
+        let mut decoder = ResponseDecoder::default();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            match decoder.decode(&buf, false).expect("a valid response") {
+                ResponseDecoded::Message { response, .. } => {
+                    let body = response.body().as_bytes().unwrap_or_default();
+                    let body = String::from_utf8_lossy(body).into_owned();
+                    return (response.status().as_u16(), body);
+                }
+                ResponseDecoded::Partial { consumed } => {
+                    buf.drain(..consumed);
+                }
+            }
+            let n = stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "closed before a response");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn post_head(path: &str, len: usize, expect: bool) -> Vec<u8> {
+        let expect = if expect {
+            "Expect: 100-continue\r\n"
+        } else {
+            ""
+        };
+        format!("POST {path} HTTP/1.1\r\nHost: t\r\n{expect}Content-Length: {len}\r\n\r\n")
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_body_waits_while_others_hold_the_budget_and_its_head_gets_no_continue() {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+        let handler = move |req: Request| {
+            if req.path() == "/hold" {
+                let _ = entered_tx.lock().map(|tx| tx.send(()));
+                let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
+            }
+            let len = req.body().len().to_string();
+            ResponseBuilder::empty_200().body(len).build().unwrap()
+        };
+        let limits = Limits {
+            max_body_bytes: BUDGET as u64,
+            ..Limits::default()
+        };
+        let server = ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(2)
+            .limits(limits)
+            .max_body_memory(BUDGET)
+            .start(handler)
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let mut a = TcpStream::connect(server.local_addr()).expect("connect");
+        a.set_read_timeout(Some(WAIT)).unwrap();
+        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
+        a.write_all(&vec![b'a'; BUDGET]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        // The body is held (exactly, not its vector's doubled room) until
+        // the handler returns.
+        assert_eq!(budget.used(), BUDGET);
+
+        let mut b = TcpStream::connect(server.local_addr()).expect("connect");
+        b.write_all(&post_head("/b", 1000, true)).unwrap();
+        let deadline = Instant::now() + WAIT;
+        while budget.waiting_loops() == 0 {
+            assert!(Instant::now() < deadline, "the second body never waited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        b.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let early = b.read(&mut byte);
+        assert!(
+            early
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "no 100 Continue while waiting: {early:?}"
+        );
+        b.set_nonblocking(false).unwrap();
+        b.set_read_timeout(Some(WAIT)).unwrap();
+
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a), (200, BUDGET.to_string()));
+        let mut interim = [0u8; 25];
+        b.read_exact(&mut interim)
+            .expect("100 Continue once there is room");
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        b.write_all(&[b'b'; 1000]).unwrap();
+        assert_eq!(response(&mut b), (200, "1000".to_owned()));
+        // Every permit has been given back: the handlers have returned.
+        assert_eq!(budget.used(), 0);
+        server.shutdown();
+    }
+
+    #[test]
+    fn a_chunked_body_grows_its_share_and_gives_it_back() {
+        let handler = |req: Request| {
+            let len = req.body().len().to_string();
+            ResponseBuilder::empty_200().body(len).build().unwrap()
+        };
+        let server = ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(1)
+            .limits(Limits {
+                max_body_bytes: BUDGET as u64,
+                ..Limits::default()
+            })
+            .max_body_memory(BUDGET)
+            .start(handler)
+            .expect("server starts");
+        let mut c = TcpStream::connect(server.local_addr()).expect("connect");
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        // 200 KiB in 1000-byte chunks: more than any one read.
+        let chunk = format!("3e8\r\n{}\r\n", "c".repeat(1000));
+        for _ in 0..150 {
+            c.write_all(chunk.as_bytes()).unwrap();
+        }
+        // What has arrived is counted, the vector's room included.
+        let budget = &server.shared().budget;
+        let deadline = Instant::now() + WAIT;
+        while budget.used() < 150_000 {
+            assert!(Instant::now() < deadline, "{} bytes counted", budget.used());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 150..200 {
+            c.write_all(chunk.as_bytes()).unwrap();
+        }
+        c.write_all(b"0\r\n\r\n").unwrap();
+        assert_eq!(response(&mut c), (200, "200000".to_owned()));
+        assert_eq!(server.shared().budget.used(), 0);
+        server.shutdown();
+    }
+}
