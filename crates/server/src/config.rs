@@ -73,7 +73,9 @@ pub struct ServerConfig {
     /// Accept a bare LF as a head line ending (off: refused with 400).
     pub allow_bare_lf: bool,
     /// From the first byte of a request to the end of its head and body:
-    /// a slower request gets `408` and a close.
+    /// a slower request gets `408` and a close. A request whose body waited
+    /// for room in [`max_body_memory`](Self::max_body_memory) is timed from
+    /// when it was admitted.
     pub head_timeout: Duration,
     /// A keep-alive connection with no request for this long is closed.
     pub idle_timeout: Duration,
