@@ -1,13 +1,19 @@
 //! [`BodyBudget`]: the request-body bytes the whole server buffers at once
 //! ([`ServerConfig::max_body_memory`](crate::ServerConfig::max_body_memory)).
 //!
-//! A body is buffered only under a [`Permit`] for its bytes. A body with a
-//! `Content-Length` takes its whole permit when its head arrives, so one
-//! admitted always finishes (its client willing) and bodies never wait on
-//! each other half-read. A chunked body grows its permit as it arrives. A
-//! permit moves with its request to the worker and is given back when the
-//! handler returns (or the request is dropped); giving bytes back wakes the
-//! event loops that have connections waiting for room.
+//! A body is buffered only under a share of the budget for its bytes. A
+//! body with a `Content-Length` takes its whole share when its head arrives,
+//! so one admitted always finishes (its client willing) and bodies never
+//! wait on each other half-read. A chunked body grows its share as it
+//! arrives. The share moves with its request to the worker and is given
+//! back when the handler returns, or where a request is dropped unrun (its
+//! connection closed); giving bytes back wakes the event loops that have
+//! connections waiting for room.
+//!
+//! A share is a plain count of bytes, not a guard that gives itself back on
+//! drop: a request travels by value from the loop to a worker, and a guard
+//! in it would cost a copy of the whole request on the way (the compiler
+//! stops building it in place), for every request, bodies or not.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -25,19 +31,6 @@ pub(crate) struct BodyBudget {
     remotes: OnceLock<Arc<Vec<Remote<Done>>>>,
 }
 
-/// Bytes of a [`BodyBudget`] held by one body, given back on drop.
-pub(crate) struct Permit {
-    budget: Arc<BodyBudget>,
-    bytes: usize,
-}
-
-impl Permit {
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-}
-
 impl BodyBudget {
     pub fn new(limit: usize) -> BodyBudget {
         BodyBudget {
@@ -53,7 +46,7 @@ impl BodyBudget {
         let _ = self.remotes.set(remotes);
     }
 
-    /// Bytes held by permits now.
+    /// Bytes held by shares now.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::SeqCst)
     }
@@ -63,10 +56,10 @@ impl BodyBudget {
         self.limit.saturating_sub(self.used())
     }
 
-    /// Raise `permit` (taking one if there is none) to `bytes` in all, if the
-    /// budget has room for the difference. Returns whether it holds them.
-    pub fn grow(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) -> bool {
-        let more = bytes.saturating_sub(permit.as_ref().map_or(0, Permit::bytes));
+    /// Raise the share `held` to `bytes`, if the budget has room for the
+    /// difference. Returns whether it holds them.
+    pub fn grow(&self, held: &mut usize, bytes: usize) -> bool {
+        let more = bytes.saturating_sub(*held);
         if more == 0 {
             return true;
         }
@@ -78,29 +71,36 @@ impl BodyBudget {
         if taken.is_err() {
             return false;
         }
-        self.hold(permit, bytes);
+        *held = bytes;
         true
     }
 
-    /// Raise `permit` to `bytes` whatever the room: for bytes already
-    /// buffered (a body that arrived whole with its head), which waiting
-    /// cannot save. Later bodies wait until the excess is given back.
-    pub fn force(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) {
-        let more = bytes.saturating_sub(permit.as_ref().map_or(0, Permit::bytes));
+    /// Raise the share `held` to `bytes` whatever the room: for bytes
+    /// already buffered (a body that arrived whole with its head), which
+    /// waiting cannot save. Later bodies wait until the excess is given back.
+    pub fn force(&self, held: &mut usize, bytes: usize) {
+        let more = bytes.saturating_sub(*held);
         if more > 0 {
             self.used.fetch_add(more, Ordering::SeqCst);
-            self.hold(permit, bytes);
+            *held = bytes;
         }
     }
 
-    fn hold(self: &Arc<Self>, permit: &mut Option<Permit>, bytes: usize) {
-        match permit {
-            Some(p) => p.bytes = bytes,
-            None => {
-                *permit = Some(Permit {
-                    budget: Arc::clone(self),
-                    bytes,
-                })
+    /// Give back a share, and wake the loops waiting for room.
+    pub fn give_back(&self, held: usize) {
+        if held == 0 {
+            return;
+        }
+        self.used.fetch_sub(held, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let bits = self.waiting.swap(0, Ordering::SeqCst);
+        if let Some(remotes) = self.remotes.get() {
+            for (i, remote) in remotes.iter().enumerate() {
+                if bits & (1 << i) != 0 {
+                    remote.wake();
+                }
             }
         }
     }
@@ -119,55 +119,38 @@ impl BodyBudget {
     }
 }
 
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let budget = &self.budget;
-        budget.used.fetch_sub(self.bytes, Ordering::SeqCst);
-        if budget.waiting.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let bits = budget.waiting.swap(0, Ordering::SeqCst);
-        if let Some(remotes) = budget.remotes.get() {
-            for (i, remote) in remotes.iter().enumerate() {
-                if bits & (1 << i) != 0 {
-                    remote.wake();
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn permits_hold_what_they_grow_to_and_give_it_back() {
-        let budget = Arc::new(BodyBudget::new(100));
-        let (mut a, mut b) = (None, None);
+    fn shares_hold_what_they_grow_to_until_given_back() {
+        let budget = BodyBudget::new(100);
+        let (mut a, mut b) = (0, 0);
         assert!(budget.grow(&mut a, 60));
         assert!(!budget.grow(&mut b, 41), "over the limit");
-        assert!(b.is_none());
+        assert_eq!(b, 0);
         assert!(budget.grow(&mut b, 40));
         assert_eq!((budget.used(), budget.room()), (100, 0));
         assert!(budget.grow(&mut a, 60), "held already");
         assert!(!budget.grow(&mut a, 61));
-        drop(b.take());
+        budget.give_back(std::mem::take(&mut b));
         assert!(budget.grow(&mut a, 100));
-        assert_eq!(a.as_ref().map(Permit::bytes), Some(100));
+        assert_eq!(a, 100);
         // Bytes already buffered are counted past the limit, and keep
         // others out until given back.
-        let mut c = None;
+        let mut c = 0;
         budget.force(&mut c, 30);
         assert_eq!((budget.used(), budget.room()), (130, 0));
-        drop(a.take());
+        budget.give_back(a);
         assert!(!budget.grow(&mut b, 71));
         assert!(budget.grow(&mut b, 70));
-        drop((b, c));
+        budget.give_back(b);
+        budget.give_back(c);
         assert_eq!(budget.used(), 0);
-        let mut huge = None;
+        let mut huge = 0;
         assert!(!budget.grow(&mut huge, usize::MAX));
-        assert_eq!(budget.used(), 0);
+        assert_eq!((budget.used(), huge), (0, 0));
     }
 }
 
@@ -208,6 +191,27 @@ mod server_tests {
         }
     }
 
+    /// A server whose body budget, and body limit, is `BUDGET`.
+    fn start(workers: usize, handler: impl crate::Handler) -> crate::ServerHandle {
+        ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(workers)
+            .limits(Limits {
+                max_body_bytes: BUDGET as u64,
+                ..Limits::default()
+            })
+            .max_body_memory(BUDGET)
+            .start(handler)
+            .expect("server starts")
+    }
+
+    /// A client with a bounded wait on every read.
+    fn connect(server: &crate::ServerHandle) -> TcpStream {
+        let stream = TcpStream::connect(server.local_addr()).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream
+    }
+
     fn post_head(path: &str, len: usize, expect: bool) -> Vec<u8> {
         let expect = if expect {
             "Expect: 100-continue\r\n"
@@ -231,20 +235,9 @@ mod server_tests {
             let len = req.body().len().to_string();
             ResponseBuilder::empty_200().body(len).build().unwrap()
         };
-        let limits = Limits {
-            max_body_bytes: BUDGET as u64,
-            ..Limits::default()
-        };
-        let server = ServerBuilder::new()
-            .bind("127.0.0.1:0")
-            .workers(2)
-            .limits(limits)
-            .max_body_memory(BUDGET)
-            .start(handler)
-            .expect("server starts");
+        let server = start(2, handler);
         let budget = &server.shared().budget;
-        let mut a = TcpStream::connect(server.local_addr()).expect("connect");
-        a.set_read_timeout(Some(WAIT)).unwrap();
+        let mut a = connect(&server);
         a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
         a.write_all(&vec![b'a'; BUDGET]).unwrap();
         entered.recv_timeout(WAIT).expect("the handler runs");
@@ -252,7 +245,7 @@ mod server_tests {
         // the handler returns.
         assert_eq!(budget.used(), BUDGET);
 
-        let mut b = TcpStream::connect(server.local_addr()).expect("connect");
+        let mut b = connect(&server);
         b.write_all(&post_head("/b", 1000, true)).unwrap();
         let deadline = Instant::now() + WAIT;
         while budget.waiting_loops() == 0 {
@@ -269,7 +262,6 @@ mod server_tests {
             "no 100 Continue while waiting: {early:?}"
         );
         b.set_nonblocking(false).unwrap();
-        b.set_read_timeout(Some(WAIT)).unwrap();
 
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, BUDGET.to_string()));
@@ -284,24 +276,49 @@ mod server_tests {
         server.shutdown();
     }
 
+    /// Wait (bounded) until the bytes the budget holds pass `check`.
+    fn wait_used(budget: &super::BodyBudget, check: impl Fn(usize) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !check(budget.used()) {
+            assert!(Instant::now() < deadline, "{} bytes held", budget.used());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_body_cut_off_or_refused_gives_its_share_back() {
+        let server = start(1, |_req: Request| {
+            ResponseBuilder::empty_200().build().unwrap()
+        });
+        let budget = &server.shared().budget;
+        // The client goes away halfway through its body.
+        let mut c = connect(&server);
+        c.write_all(&post_head("/", 200_000, false)).unwrap();
+        c.write_all(&[b'x'; 100_000]).unwrap();
+        wait_used(budget, |held| held == 200_000);
+        drop(c);
+        wait_used(budget, |held| held == 0);
+        // A chunk over the body limit is refused.
+        let mut c = connect(&server);
+        c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        c.write_all(format!("3e8\r\n{}\r\n", "c".repeat(1000)).as_bytes())
+            .unwrap();
+        wait_used(budget, |held| held >= 1000);
+        c.write_all(b"fffffff\r\n").unwrap();
+        assert_eq!(response(&mut c).0, 413);
+        assert_eq!(budget.used(), 0);
+        server.shutdown();
+    }
+
     #[test]
     fn a_chunked_body_grows_its_share_and_gives_it_back() {
         let handler = |req: Request| {
             let len = req.body().len().to_string();
             ResponseBuilder::empty_200().body(len).build().unwrap()
         };
-        let server = ServerBuilder::new()
-            .bind("127.0.0.1:0")
-            .workers(1)
-            .limits(Limits {
-                max_body_bytes: BUDGET as u64,
-                ..Limits::default()
-            })
-            .max_body_memory(BUDGET)
-            .start(handler)
-            .expect("server starts");
-        let mut c = TcpStream::connect(server.local_addr()).expect("connect");
-        c.set_read_timeout(Some(WAIT)).unwrap();
+        let server = start(1, handler);
+        let mut c = connect(&server);
         c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
             .unwrap();
         // 200 KiB in 1000-byte chunks: more than any one read.
@@ -310,12 +327,7 @@ mod server_tests {
             c.write_all(chunk.as_bytes()).unwrap();
         }
         // What has arrived is counted, the vector's room included.
-        let budget = &server.shared().budget;
-        let deadline = Instant::now() + WAIT;
-        while budget.used() < 150_000 {
-            assert!(Instant::now() < deadline, "{} bytes counted", budget.used());
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_used(&server.shared().budget, |held| held >= 150_000);
         for _ in 150..200 {
             c.write_all(chunk.as_bytes()).unwrap();
         }

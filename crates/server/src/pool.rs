@@ -32,21 +32,15 @@ const BATCH_BUFFER_MAX: usize = 256 * 1024;
 /// Run one job's handler (a panic becomes a 500) and settle whether the
 /// connection closes after its response.
 pub(crate) fn run(job: Job, handler: &dyn Handler, shared: &Shared) -> (Response, bool) {
-    let Job {
-        request,
-        keep_alive,
-        permit,
-        ..
-    } = job;
-    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(request)))
+    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(job.request)))
         .unwrap_or_else(|_| internal_error());
     // The body is the handler's now, or freed: its bytes leave the budget.
-    drop(permit);
+    shared.budget.give_back(job.body_share);
     let asked_close = response.headers().get_all("connection").any(|v| {
         v.split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
-    let close = !keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
+    let close = !job.keep_alive || asked_close || shared.draining.load(Ordering::Relaxed);
     (response, close)
 }
 
@@ -265,6 +259,13 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
             }
         }
         if shared.stopped.load(Ordering::SeqCst) {
+            // The loops are gone; the jobs go unrun, their bodies with them.
+            match work {
+                Work::One(job) => shared.budget.give_back(job.body_share),
+                Work::Batch(batch) => batch
+                    .iter()
+                    .for_each(|job| shared.budget.give_back(job.body_share)),
+            }
             continue;
         }
         // One clock read for the batch's `Date`, one pair for its timing.
@@ -278,6 +279,7 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
             let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
             // A client that hung up gets no answer: its handler does not run.
             if remotes.get(loop_index).is_some_and(|r| !r.is_open(conn)) {
+                shared.budget.give_back(job.body_share);
                 return;
             }
             ran += 1;

@@ -13,7 +13,7 @@ use http_codec::{
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Service};
 
-use crate::budget::{BodyBudget, Permit};
+use crate::budget::BodyBudget;
 use crate::queue::Sender;
 use crate::{Handler, ServerConfig};
 
@@ -26,9 +26,9 @@ pub(crate) struct Job {
     pub head_request: bool,
     pub keep_alive: bool,
     pub http10: bool,
-    /// The request body's share of the body budget, given back once the
-    /// handler returns.
-    pub permit: Option<Permit>,
+    /// The request body's share of the body budget (bytes), given back once
+    /// the handler returns, or when the job is dropped unrun.
+    pub body_share: usize,
 }
 
 /// What a loop hands the workers.
@@ -162,8 +162,9 @@ pub(crate) struct HttpConn {
     waiting: bool,
     /// When the first byte of the request being read arrived.
     request_started: Option<Instant>,
-    /// The share of the body budget the body being read holds.
-    permit: Option<Permit>,
+    /// The share of the body budget (bytes) the body being read holds,
+    /// given back if the connection ends before the body does.
+    body_share: usize,
     /// Listed in `HttpService::budget_waiters`, to be woken when the body
     /// budget may have room for the body it wants to read.
     budget_wait: bool,
@@ -257,7 +258,9 @@ impl HttpService {
         st.request_started = None;
         st.last_seq = Some(seq);
         // A body being read is not read on.
-        st.permit = None;
+        self.shared
+            .budget
+            .give_back(std::mem::take(&mut st.body_share));
         let resp = http_types::ResponseBuilder::new()
             .status(status)
             .body(format!("{status}\n"))
@@ -537,7 +540,7 @@ impl HttpService {
                         // No clock runs for a body not begun for want of
                         // room, and no `100 Continue` asks for it yet.
                         let st = conn.state();
-                        if st.permit.is_none() {
+                        if st.body_share == 0 {
                             st.request_started = None;
                         }
                         break;
@@ -553,14 +556,7 @@ impl HttpService {
                     input.consume(consumed);
                     st.request_started = None;
                     st.continue_sent = false;
-                    // The permit goes with the body; a body that came whole
-                    // with its head is counted now.
-                    let mut permit = st.permit.take();
-                    let len = head.request.body().len();
-                    if len > 0 {
-                        self.shared.budget.force(&mut permit, len);
-                    }
-                    self.accept_request(conn, head, checked, permit);
+                    self.accept_request(conn, head, checked);
                 }
                 Ok(Decoded::Closed) => {
                     st.done_reading = true;
@@ -579,9 +575,9 @@ impl HttpService {
     }
 
     /// Whether the body being read may take the bytes the next decode can
-    /// give it. It needs a permit from the body budget: for its whole length
-    /// if it has one, else (chunked) for what it holds plus the input, grown
-    /// by doubling. Takes or grows the permit, and makes the body's buffer
+    /// give it. It needs a share of the body budget: for its whole length if
+    /// it has one, else (chunked) for what it holds plus the input, grown by
+    /// doubling. Takes or grows the share, and makes the body's buffer
     /// that size; if the budget has no room, lists the connection to be
     /// woken when it may have and says no.
     fn admit_body(&mut self, conn: &mut Conn<'_, HttpConn>) -> bool {
@@ -593,7 +589,7 @@ impl HttpService {
         let Some(framing) = decoder.pending_head().map(|h| h.framing) else {
             return true;
         };
-        let held = st.permit.as_ref().map_or(0, Permit::bytes);
+        let held = st.body_share;
         let (len, room) = decoder.body_buffered();
         let want = match framing {
             Framing::Length(n) => usize::try_from(n).unwrap_or(usize::MAX).max(room),
@@ -611,12 +607,12 @@ impl HttpService {
             return true;
         }
         let budget = &self.shared.budget;
-        let mut granted = budget.grow(&mut st.permit, want);
+        let mut granted = budget.grow(&mut st.body_share, want);
         if !granted {
             // Ask for a wake-up before looking again, so that room made
             // between the two is not missed.
             budget.want_wake(self.loop_index);
-            granted = budget.grow(&mut st.permit, want);
+            granted = budget.grow(&mut st.body_share, want);
         }
         if granted {
             decoder.reserve_body(want);
@@ -630,13 +626,7 @@ impl HttpService {
     #[inline]
     /// Number a decoded request and add it to the batch, unless its head,
     /// not `checked` yet, is refused.
-    fn accept_request(
-        &mut self,
-        conn: &mut Conn<'_, HttpConn>,
-        head: Head,
-        checked: bool,
-        permit: Option<Permit>,
-    ) {
+    fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head, checked: bool) {
         let head_request = *head.request.method() == Method::Head;
         if let Some(status) = (!checked).then(|| refusal(&head)).flatten() {
             self.refuse(conn, status, head_request);
@@ -647,6 +637,13 @@ impl HttpService {
         let http10 = head.request.version() == HttpVersion::Http10;
         let peer = conn.peer();
         let st = conn.state();
+        // The share goes with the body; a body that came whole with its
+        // head is counted now.
+        let mut body_share = std::mem::take(&mut st.body_share);
+        let len = head.request.body().len();
+        if len > 0 {
+            self.shared.budget.force(&mut body_share, len);
+        }
         let seq = st.next_seq;
         st.next_seq += 1;
         st.in_flight += 1;
@@ -664,7 +661,7 @@ impl HttpService {
             head_request,
             keep_alive,
             http10,
-            permit,
+            body_share,
         };
         self.dispatch(conn, job);
     }
@@ -751,7 +748,7 @@ impl Service for HttpService {
             stalled: None,
             waiting: false,
             request_started: None,
-            permit: None,
+            body_share: 0,
             budget_wait: false,
         }
     }
@@ -776,8 +773,8 @@ impl Service for HttpService {
         self.arm(conn);
     }
 
-    /// A closed connection no longer waits for room in the queue, and the
-    /// decoder it kept (it refused a head, read a closing request, or was
+    /// A closed connection no longer waits for room in the queue or the body
+    /// budget, gives back its share of the budget, and the decoder it kept (it refused a head, read a closing request, or was
     /// cut off mid-message) is made as new for another connection.
     fn closed(&mut self, id: ConnId, state: HttpConn) {
         if state.waiting {
@@ -786,6 +783,12 @@ impl Service for HttpService {
         if state.budget_wait {
             self.budget_waiters.retain(|&(x, _)| x != id);
         }
+        // The body being read, and a request the queue had no room for, are
+        // dropped with the connection.
+        let stalled_share = state.stalled.as_ref().map_or(0, |job| job.body_share);
+        self.shared
+            .budget
+            .give_back(state.body_share + stalled_share);
         // A decoder the spares have no room for is dropped as it is.
         if let Some(mut decoder) = state.decoder {
             if self.decoders.len() < SPARE_DECODERS {

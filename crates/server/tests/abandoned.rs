@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{body, get, Client, WAIT};
+use common::{body, get, post, Client, WAIT};
 use http_types::{Request, ResponseBuilder};
 use server::ServerBuilder;
 
@@ -38,6 +38,7 @@ fn wait_for_descriptors(n: usize) {
 #[test]
 fn requests_queued_behind_a_client_that_reset_are_not_run() {
     const BEHIND: usize = 8;
+    const BODY: usize = 64 * 1024;
     let counted = Arc::new(AtomicUsize::new(0));
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
@@ -57,9 +58,16 @@ fn requests_queued_behind_a_client_that_reset_are_not_run() {
                 .unwrap()
         }
     };
+    // A body budget that holds one body: a share not given back by the
+    // request dropped unrun would keep every later body out.
     let server = ServerBuilder::new()
         .bind("127.0.0.1:0")
         .workers(1)
+        .limits(http_codec::Limits {
+            max_body_bytes: BODY as u64,
+            ..http_codec::Limits::default()
+        })
+        .max_body_memory(BODY)
         .start(handler)
         .expect("server starts");
     let before = open_descriptors();
@@ -70,7 +78,8 @@ fn requests_queued_behind_a_client_that_reset_are_not_run() {
     socket.connect(&server.local_addr().into()).unwrap();
     let mut client = Client::from_stream(socket.into());
     let mut requests = get("/hold");
-    for _ in 0..BEHIND {
+    requests.extend_from_slice(&post("/count", &"b".repeat(BODY)));
+    for _ in 1..BEHIND {
         requests.extend_from_slice(&get("/count"));
     }
     client.send(&requests);
@@ -87,8 +96,14 @@ fn requests_queued_behind_a_client_that_reset_are_not_run() {
 
     // The worker takes this after the abandoned batch: of those, only the
     // hold ran.
+    // Its body is admitted only if the dropped request's share came back.
     let mut other = Client::connect(server.local_addr());
-    other.send(&get("/count"));
+    other.send(
+        format!("POST /count HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: {BODY}\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(other.response().status().as_u16(), 100);
+    other.send("b".repeat(BODY).as_bytes());
     let response = other.response();
     assert_eq!(
         body(&response),
