@@ -271,7 +271,7 @@ mod server_tests {
         assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
         b.write_all(&[b'b'; 1000]).unwrap();
         assert_eq!(response(&mut b), (200, "1000".to_owned()));
-        // Every permit has been given back: the handlers have returned.
+        // Every share has been given back: the handlers have returned.
         assert_eq!(budget.used(), 0);
         server.shutdown();
     }

@@ -537,12 +537,7 @@ impl HttpService {
                         st.request_started.get_or_insert(now);
                     }
                     if new_body && !self.admit_body(conn) {
-                        // No clock runs for a body not begun for want of
-                        // room, and no `100 Continue` asks for it yet.
-                        let st = conn.state();
-                        if st.body_share == 0 {
-                            st.request_started = None;
-                        }
+                        // No `100 Continue` asks for a body not admitted.
                         break;
                     }
                     let (st, _, output) = conn.parts();
@@ -579,7 +574,8 @@ impl HttpService {
     /// it has one, else (chunked) for what it holds plus the input, grown by
     /// doubling. Takes or grows the share, and makes the body's buffer
     /// that size; if the budget has no room, lists the connection to be
-    /// woken when it may have and says no.
+    /// woken when it may have and says no. A connection waiting with no
+    /// share runs no clock: it holds nothing a slow client could pin.
     fn admit_body(&mut self, conn: &mut Conn<'_, HttpConn>) -> bool {
         let id = conn.id();
         let (st, input, _) = conn.parts();
@@ -616,9 +612,14 @@ impl HttpService {
         }
         if granted {
             decoder.reserve_body(want);
-        } else if !st.budget_wait {
-            st.budget_wait = true;
-            self.budget_waiters.push_back((id, want - held));
+        } else {
+            if held == 0 {
+                st.request_started = None;
+            }
+            if !st.budget_wait {
+                st.budget_wait = true;
+                self.budget_waiters.push_back((id, want - held));
+            }
         }
         granted
     }
@@ -709,9 +710,7 @@ impl HttpService {
             conn.close();
         }
     }
-}
 
-impl HttpService {
     /// Wake the connections waiting for body budget that the room now
     /// fits, oldest first; stop at the first it does not fit, so that a
     /// large body is not passed over for ever by smaller ones. The rest are
