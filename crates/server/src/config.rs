@@ -64,8 +64,10 @@ pub struct ServerConfig {
     /// bodies give back enough. Admitted bodies never wait on each other, so
     /// waiting ends. A chunked body's share grows as it arrives; if it cannot
     /// grow, the body stops being read with its head timeout running, since
-    /// it holds memory. A body that arrives whole with its head (at most the
-    /// input buffer) is counted, past the limit if need be.
+    /// it holds memory (chunked bodies that between them hold the whole
+    /// budget and all want more end with `408`). A body that arrives whole
+    /// with its head (at most the input buffer) is counted, past the limit if
+    /// need be.
     ///
     /// Never less than `limits.max_body_bytes`: a larger value is used
     /// instead, so that a body the limits allow can always be admitted.
