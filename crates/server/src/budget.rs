@@ -15,18 +15,18 @@
 //! in it would cost a copy of the whole request on the way (the compiler
 //! stops building it in place), for every request, bodies or not.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use reactor::Remote;
 
-use crate::service::Done;
+use crate::service::{Done, LoopWakes};
 
 pub(crate) struct BodyBudget {
     limit: usize,
     used: AtomicUsize,
-    /// Bit `i` set: loop `i` has connections waiting for room.
-    waiting: AtomicU64,
+    /// Loops with connections waiting for room.
+    pub waiting: LoopWakes,
     /// The loops, to wake; set once they exist.
     remotes: OnceLock<Arc<Vec<Remote<Done>>>>,
 }
@@ -36,7 +36,7 @@ impl BodyBudget {
         BodyBudget {
             limit,
             used: AtomicUsize::new(0),
-            waiting: AtomicU64::new(0),
+            waiting: LoopWakes::default(),
             remotes: OnceLock::new(),
         }
     }
@@ -92,30 +92,9 @@ impl BodyBudget {
             return;
         }
         self.used.fetch_sub(held, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let bits = self.waiting.swap(0, Ordering::SeqCst);
         if let Some(remotes) = self.remotes.get() {
-            for (i, remote) in remotes.iter().enumerate() {
-                if bits & (1 << i) != 0 {
-                    remote.wake();
-                }
-            }
+            self.waiting.wake(remotes);
         }
-    }
-
-    /// The loops that asked to be woken when bytes are given back.
-    #[cfg(test)]
-    pub fn waiting_loops(&self) -> u64 {
-        self.waiting.load(Ordering::SeqCst)
-    }
-
-    /// Have loop `loop_index` woken the next time bytes are given back. Set
-    /// this before looking at the room, so that bytes given back after the
-    /// look still wake the loop.
-    pub fn want_wake(&self, loop_index: usize) {
-        self.waiting.fetch_or(1 << loop_index, Ordering::SeqCst);
     }
 }
 
@@ -248,7 +227,7 @@ mod server_tests {
         let mut b = connect(&server);
         b.write_all(&post_head("/b", 1000, true)).unwrap();
         let deadline = Instant::now() + WAIT;
-        while budget.waiting_loops() == 0 {
+        while !budget.waiting.asked() {
             assert!(Instant::now() < deadline, "the second body never waited");
             std::thread::sleep(Duration::from_millis(1));
         }

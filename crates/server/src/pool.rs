@@ -250,14 +250,7 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
         };
         shared.queued.fetch_sub(count, Ordering::SeqCst);
         // Taking jobs made room: wake loops that wait for it.
-        if shared.stalled_loops.load(Ordering::SeqCst) != 0 {
-            let bits = shared.stalled_loops.swap(0, Ordering::SeqCst);
-            for (i, remote) in remotes.iter().enumerate() {
-                if bits & (1 << i) != 0 {
-                    remote.wake();
-                }
-            }
-        }
+        shared.stalled_loops.wake(remotes);
         if shared.stopped.load(Ordering::SeqCst) {
             // The loops are gone; the jobs go unrun, their bodies with them.
             match work {

@@ -11,7 +11,7 @@ use http_codec::Limits;
 use reactor::{EventLoop, ListenerOptions, Remote};
 
 use crate::budget::BodyBudget;
-use crate::service::{Done, HttpService, Shared};
+use crate::service::{Done, HttpService, LoopWakes, Shared};
 use crate::{Handler, ServerConfig};
 
 /// Why a server could not start.
@@ -221,7 +221,7 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             config,
             draining: AtomicBool::new(false),
-            stalled_loops: std::sync::atomic::AtomicU64::new(0),
+            stalled_loops: LoopWakes::default(),
             stopped: AtomicBool::new(false),
             queued: std::sync::atomic::AtomicUsize::new(0),
             idle_workers: std::sync::atomic::AtomicUsize::new(0),

@@ -11,7 +11,7 @@ use http_codec::{
     RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
-use reactor::{Conn, ConnId, Event, Service};
+use reactor::{Conn, ConnId, Event, Remote, Service};
 
 use crate::budget::BodyBudget;
 use crate::queue::Sender;
@@ -83,15 +83,48 @@ impl Payload {
     }
 }
 
+/// Event loops waiting for room in something shared (the worker queue, the
+/// body budget): a loop asks before it looks at the room, and whoever makes
+/// room afterwards wakes every loop that asked, so no wake-up is lost.
+#[derive(Default)]
+pub(crate) struct LoopWakes(AtomicU64);
+
+impl LoopWakes {
+    /// Have loop `loop_index` woken the next time room is made.
+    pub fn ask(&self, loop_index: usize) {
+        self.0.fetch_or(1 << loop_index, Ordering::SeqCst);
+    }
+
+    /// Room was made: wake the loops that asked (a load only, when none
+    /// did).
+    pub fn wake(&self, remotes: &[Remote<Done>]) {
+        if self.0.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let bits = self.0.swap(0, Ordering::SeqCst);
+        for (i, remote) in remotes.iter().enumerate() {
+            if bits & (1 << i) != 0 {
+                remote.wake();
+            }
+        }
+    }
+
+    /// Whether any loop has asked.
+    #[cfg(test)]
+    pub fn asked(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+}
+
 /// What every loop and worker of a server shares.
 pub(crate) struct Shared {
     pub config: ServerConfig,
     /// Set when a graceful shutdown begins: responses encoded from then on
     /// carry `Connection: close`.
     pub draining: AtomicBool,
-    /// Bit `i` set: loop `i` holds jobs the full queue refused, and wants a
-    /// wake-up when a worker makes room.
-    pub stalled_loops: AtomicU64,
+    /// Loops holding jobs the full queue refused, to be woken when a worker
+    /// makes room.
+    pub stalled_loops: LoopWakes,
     /// The event loops have stopped: jobs still queued are dropped, their
     /// connections are gone.
     pub stopped: AtomicBool,
@@ -329,8 +362,7 @@ impl HttpService {
     fn dispatch_full(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
         // Ask the workers for a wake-up, then look again, so that room made
         // between the two is not missed.
-        let bit = 1u64 << self.loop_index;
-        self.shared.stalled_loops.fetch_or(bit, Ordering::SeqCst);
+        self.shared.stalled_loops.ask(self.loop_index);
         if self.room() > 0 {
             self.pending.push(job);
             return;
@@ -607,7 +639,7 @@ impl HttpService {
         if !granted {
             // Ask for a wake-up before looking again, so that room made
             // between the two is not missed.
-            budget.want_wake(self.loop_index);
+            budget.waiting.ask(self.loop_index);
             granted = budget.grow(&mut st.body_share, want);
         }
         if granted {
@@ -717,7 +749,7 @@ impl HttpService {
     /// woken when bytes are given back.
     fn wake_budget_waiters(&mut self, wake: &mut Vec<ConnId>) {
         let budget = &self.shared.budget;
-        budget.want_wake(self.loop_index);
+        budget.waiting.ask(self.loop_index);
         let mut room = budget.room();
         while let Some(&(id, bytes)) = self.budget_waiters.front() {
             if bytes > room {
@@ -811,9 +843,7 @@ impl Service for HttpService {
         }
         // Ask for a wake-up before looking at the room, so that room made
         // after the look still wakes this loop.
-        self.shared
-            .stalled_loops
-            .fetch_or(1u64 << self.loop_index, Ordering::SeqCst);
+        self.shared.stalled_loops.ask(self.loop_index);
         for _ in 0..self.room().min(self.stalled.len()) {
             if let Some(id) = self.stalled.pop_front() {
                 wake.push(id);
