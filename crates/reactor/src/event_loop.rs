@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -202,6 +202,9 @@ struct Entry<S> {
     /// Reading stopped because the input buffer was full, not because the
     /// socket was empty: read again once the service has made room.
     full: bool,
+    /// The bytes of this connection counted in the loop's held-output gauge
+    /// (see [`EventLoop::count_held_output`]; at most `u32::MAX`).
+    held: u32,
 }
 
 impl<S> Entry<S> {
@@ -214,6 +217,40 @@ impl<S> Entry<S> {
         // Saturating: a service that shortens `output` below what was written
         // of it leaves nothing pending, not an overflow.
         (before + self.output.len()).saturating_sub(self.written)
+    }
+
+    /// The pending bytes that are in heap memory (static chunks are not).
+    fn pending_heap_len(&self) -> usize {
+        let mut total = self.output.len();
+        for chunk in &self.before {
+            if let Chunk::Owned(v) = chunk {
+                total += v.len();
+            }
+        }
+        // `written` counts in the first piece; a static one holds no memory.
+        match self.before.first() {
+            Some(Chunk::Static(_)) => total,
+            _ => total.saturating_sub(self.written),
+        }
+    }
+
+    /// Bring this connection's part of `gauge` up to date: its pending
+    /// heap bytes while its writes would block, else nothing.
+    fn recount_held(&mut self, gauge: Option<&AtomicUsize>) {
+        let Some(gauge) = gauge else {
+            return;
+        };
+        let now = if self.blocked {
+            u32::try_from(self.pending_heap_len()).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        if now > self.held {
+            gauge.fetch_add((now - self.held) as usize, Ordering::Relaxed);
+        } else if now < self.held {
+            gauge.fetch_sub((self.held - now) as usize, Ordering::Relaxed);
+        }
+        self.held = now;
     }
 
     /// Queue `chunk` after everything pending.
@@ -460,6 +497,8 @@ pub struct EventLoop<S: Service> {
     draining: Option<Instant>,
     /// Poll without blocking next time: work was left over.
     again: bool,
+    /// Where held output is counted ([`count_held_output`](Self::count_held_output)).
+    held_output: Option<Arc<AtomicUsize>>,
 }
 
 /// A listening socket of the loop.
@@ -578,8 +617,18 @@ impl<S: Service> EventLoop<S> {
             accept_resume: None,
             draining: None,
             again: false,
+            held_output: None,
         };
         Ok((event_loop, remote))
+    }
+
+    /// Count in `gauge` the output this loop's connections hold because
+    /// their peers read it slower than it is produced: the bytes in heap
+    /// memory still pending once a write would block (static bytes are not
+    /// counted), updated after each write and each event. Several loops may
+    /// share one gauge. Not counted unless this is called.
+    pub fn count_held_output(&mut self, gauge: Arc<AtomicUsize>) {
+        self.held_output = Some(gauge);
     }
 
     /// Run until shut down through [`Remote`]; returns the service.
@@ -788,6 +837,7 @@ impl<S: Service> EventLoop<S> {
             dirty: false,
             blocked: false,
             full: false,
+            held: 0,
         });
         self.with_conn(id, now, |s, c| s.event(c, Event::Opened));
     }
@@ -825,6 +875,9 @@ impl<S: Service> EventLoop<S> {
         if entry.closing == Closing::Now {
             self.close(id);
             return;
+        }
+        if entry.blocked || entry.held != 0 {
+            entry.recount_held(self.held_output.as_deref());
         }
         let pending = entry.has_pending();
         let flush = !entry.blocked && (pending || entry.closing == Closing::AfterFlush);
@@ -957,6 +1010,7 @@ impl<S: Service> EventLoop<S> {
             }
         }
         let pending = entry.has_pending();
+        entry.recount_held(self.held_output.as_deref());
         if pending {
             if entry.write_deadline.is_none() {
                 entry.write_deadline = Some(now + self.config.write_timeout);
@@ -1188,6 +1242,8 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         let mut entry = self.conns.remove(id.index());
+        entry.blocked = false;
+        entry.recount_held(self.held_output.as_deref());
         // No `deregister`: the stream is never duplicated, so dropping it
         // closes the last descriptor of the socket, which takes it out of
         // the epoll set (a system call saved per connection). Events for it

@@ -134,7 +134,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod server_tests {
+pub(crate) mod server_tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::sync::{mpsc, Mutex};
@@ -145,11 +145,11 @@ mod server_tests {
 
     use crate::ServerBuilder;
 
-    const WAIT: Duration = Duration::from_secs(10);
+    pub(crate) const WAIT: Duration = Duration::from_secs(10);
     const BUDGET: usize = 256 * 1024;
 
     /// Read one response; its status and body.
-    fn response(stream: &mut TcpStream) -> (u16, String) {
+    pub(crate) fn response(stream: &mut TcpStream) -> (u16, String) {
         let mut decoder = ResponseDecoder::default();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
@@ -185,7 +185,7 @@ mod server_tests {
     }
 
     /// A client with a bounded wait on every read.
-    fn connect(server: &crate::ServerHandle) -> TcpStream {
+    pub(crate) fn connect(server: &crate::ServerHandle) -> TcpStream {
         let stream = TcpStream::connect(server.local_addr()).expect("connect");
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream

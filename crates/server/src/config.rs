@@ -26,6 +26,10 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// connection before it stops taking new requests.
 pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 
+/// Default for [`ServerConfig::max_output_memory`]: 64 MiB of responses
+/// held for clients that read them slower than they are produced.
+pub const DEFAULT_MAX_OUTPUT_MEMORY: usize = 64 * 1024 * 1024;
+
 /// Default for [`ServerConfig::max_body_memory`]: 64 MiB of request bodies
 /// buffered across the server.
 pub const DEFAULT_MAX_BODY_MEMORY: usize = 64 * 1024 * 1024;
@@ -50,6 +54,18 @@ pub struct ServerConfig {
     /// Response bytes queued per connection before it stops taking new
     /// requests (a client that sends but does not read).
     pub max_output: usize,
+    /// Response bytes held across the server for clients that read them
+    /// slower than they are produced (what is left once the socket takes no
+    /// more; static bodies are not counted). Past it, pipelining stops: a
+    /// connection takes its next request only once it has no request in
+    /// flight and its output is written, as a server without pipelining
+    /// does. What clients that do not read can make the server hold is then
+    /// this, plus at most one response per connection, plus the responses
+    /// to the requests queued for workers at that moment.
+    ///
+    /// `max_output` alone bounds each connection, not the server: every
+    /// connection could hold that much.
+    pub max_output_memory: usize,
     /// Codec limits (head size, field count, target length, body size, ...).
     pub limits: Limits,
     /// Request-body bytes buffered across the server at once: bodies being
@@ -135,6 +151,7 @@ impl Default for ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_pipelined: DEFAULT_MAX_PIPELINED,
             max_output: DEFAULT_MAX_OUTPUT,
+            max_output_memory: DEFAULT_MAX_OUTPUT_MEMORY,
             limits: Limits::default(),
             max_body_memory: DEFAULT_MAX_BODY_MEMORY,
             allow_bare_lf: false,

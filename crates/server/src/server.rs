@@ -112,6 +112,8 @@ impl ServerBuilder {
         max_pipelined: usize,
         /// See [`ServerConfig::max_output`].
         max_output: usize,
+        /// See [`ServerConfig::max_output_memory`].
+        max_output_memory: usize,
         /// See [`ServerConfig::limits`].
         limits: Limits,
         /// See [`ServerConfig::max_body_memory`].
@@ -227,6 +229,7 @@ impl ServerBuilder {
             idle_workers: std::sync::atomic::AtomicUsize::new(0),
             handler_nanos: std::sync::atomic::AtomicU64::new(0),
             budget: Arc::clone(&budget),
+            held_output: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             spare_batches: std::sync::Mutex::new(Vec::new()),
         });
         // Every loop listens on the same socket (a clone each): the kernel
@@ -249,7 +252,8 @@ impl ServerBuilder {
                 on_loop: on_loop.clone(),
                 decoders: Vec::new(),
             };
-            let (event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
+            let (mut event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
+            event_loop.count_held_output(Arc::clone(&shared.held_output));
             event_loops.push(event_loop);
             remotes.push(remote);
         }

@@ -136,6 +136,9 @@ pub(crate) struct Shared {
     pub handler_nanos: AtomicU64,
     /// Request-body bytes buffered across the server.
     pub budget: Arc<BodyBudget>,
+    /// Response bytes the loops hold for clients that read slower than
+    /// responses come (see [`ServerConfig::max_output_memory`]).
+    pub held_output: Arc<AtomicUsize>,
     /// Emptied job vectors, handed back by the workers so that a batch does
     /// not cost an allocation (at most [`SPARE_BATCHES`]).
     pub spare_batches: std::sync::Mutex<Vec<Vec<Job>>>,
@@ -495,9 +498,11 @@ impl HttpService {
     /// Decode and dispatch every request the connection may take now.
     fn pump(&mut self, conn: &mut Conn<'_, HttpConn>) {
         let now = conn.now();
-        let (max_pipelined, max_output) = (
-            self.shared.config.max_pipelined,
-            self.shared.config.max_output,
+        let config = &self.shared.config;
+        let (max_pipelined, max_output, max_held) = (
+            config.max_pipelined,
+            config.max_output,
+            config.max_output_memory,
         );
         loop {
             if conn.is_closing() {
@@ -522,7 +527,17 @@ impl HttpService {
                 conn.input().consume(n);
                 break;
             }
-            if st.in_flight >= max_pipelined || conn.pending_output() > max_output {
+            let in_flight = st.in_flight;
+            let pending_output = conn.pending_output();
+            if in_flight >= max_pipelined || pending_output > max_output {
+                return;
+            }
+            // Over the server's held output, one request at a time, each
+            // once the last is written: its completion or the drain of its
+            // output comes back here.
+            if (in_flight > 0 || pending_output > 0)
+                && self.shared.held_output.load(Ordering::Relaxed) > max_held
+            {
                 return;
             }
             let (st, input, _) = conn.parts();
@@ -849,5 +864,92 @@ impl Service for HttpService {
                 wake.push(id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod held_output_tests {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    use std::sync::{mpsc, Mutex};
+    use std::time::Instant;
+
+    use http_types::{Request, ResponseBuilder};
+
+    use crate::budget::server_tests::{connect, response, WAIT};
+    use crate::ServerBuilder;
+
+    /// The server's bound on held output in these tests.
+    const LIMIT: usize = 64 * 1024;
+
+    /// Poll (bounded) until `done` holds.
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < WAIT, "timed out waiting until {what}");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn past_the_held_output_limit_a_connection_gets_one_request_at_a_time() {
+        // `/second` waits until the client has read the response to
+        // `/first`: it can only be answered if `/first` was answered
+        // without waiting for it.
+        let (signal, signalled) = mpsc::channel::<()>();
+        let signalled = Mutex::new(signalled);
+        let handler = move |req: Request| {
+            let body = match req.path() {
+                "/big" => vec![b'b'; 8 << 20],
+                "/second" => {
+                    let got = signalled.lock().map(|rx| rx.recv_timeout(WAIT).is_ok());
+                    if got.unwrap_or(false) {
+                        "signalled"
+                    } else {
+                        "not signalled"
+                    }
+                    .into()
+                }
+                _ => b"first".to_vec(),
+            };
+            ResponseBuilder::empty_200().body(body).build().unwrap()
+        };
+        // One worker: without the limit, the two pipelined requests would
+        // be one batch, answered together once both handlers return.
+        let server = ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(1)
+            .max_output(64 << 20)
+            .max_output_memory(LIMIT)
+            .start(handler)
+            .expect("server starts");
+        let held = &server.shared().held_output;
+
+        // A client that asks for 8 MiB and reads none of it: what the
+        // kernel does not take is held.
+        let mut greedy = connect(&server);
+        greedy
+            .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        wait_until("the server holds output", || {
+            held.load(Ordering::Relaxed) > LIMIT
+        });
+
+        let mut client = connect(&server);
+        client
+            .write_all(
+                b"GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n",
+            )
+            .unwrap();
+        assert_eq!(response(&mut client), (200, "first".into()));
+        signal.send(()).unwrap();
+        assert_eq!(response(&mut client), (200, "signalled".into()));
+
+        // A connection that goes away no longer counts.
+        drop(greedy);
+        wait_until("the held output is given back", || {
+            held.load(Ordering::Relaxed) == 0
+        });
+        server.shutdown();
     }
 }
