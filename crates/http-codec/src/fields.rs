@@ -181,6 +181,37 @@ pub(crate) struct FieldSummary {
     pub connection_upgrade: bool,
     pub upgrade: bool,
     pub expect: Option<bool>,
+    /// `Host` fields seen (at most 2: more count as 2).
+    pub hosts: u8,
+    /// Whether the last `Host` value is a valid host.
+    pub host_valid: bool,
+}
+
+/// The bytes a `Host` value may hold: `uri-host [":" port]` (RFC 9112
+/// section 3.2, RFC 3986 section 3.2.2): unreserved, percent escapes,
+/// sub-delims, `:` and the brackets of an IP literal.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let allowed = b"-._~%!$&'()*+,;=:[]";
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut j = 0;
+    while j < allowed.len() {
+        table[allowed[j] as usize] = true;
+        j += 1;
+    }
+    table
+};
+
+/// Whether `host` is a valid `Host` value, possibly empty.
+fn valid_host(host: &[u8]) -> bool {
+    // A fold rather than `all`: no early exit, no branch per byte.
+    host.iter()
+        .fold(true, |ok, &b| ok & HOST_BYTES[usize::from(b)])
 }
 
 impl FieldSummary {
@@ -189,10 +220,10 @@ impl FieldSummary {
     /// worth calling).
     #[inline(always)]
     pub fn inspect(&mut self, name: &[u8], value: &[u8]) -> Result<bool, DecodeError> {
-        // Every field this looks at starts with c, t, u or e: most fields
-        // are passed over on their first byte.
+        // Every field this looks at starts with c, t, u, e or h: most
+        // fields are passed over on their first byte.
         match name.first() {
-            Some(b'c' | b'C' | b't' | b'T' | b'u' | b'U' | b'e' | b'E') => {
+            Some(b'c' | b'C' | b't' | b'T' | b'u' | b'U' | b'e' | b'E' | b'h' | b'H') => {
                 self.inspect_candidate(name, value)
             }
             _ => Ok(false),
@@ -238,6 +269,10 @@ impl FieldSummary {
                         self.connection_upgrade = true;
                     }
                 }
+            }
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                self.hosts = self.hosts.saturating_add(1).min(2);
+                self.host_valid = valid_host(value);
             }
             7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = true,
             6 if name.eq_ignore_ascii_case(b"expect") => {

@@ -93,7 +93,7 @@ pub use limits::{
     Limits, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CHUNK_EXTENSION_BYTES, DEFAULT_MAX_HEADERS,
     DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_TARGET_BYTES, DEFAULT_MAX_TRAILER_BYTES,
 };
-pub use request::{Decoded, Expect, Head, HeadDecoder, RawHead, RequestDecoder};
+pub use request::{Decoded, Expect, Head, HeadDecoder, HostField, RawHead, RequestDecoder};
 pub use response::{ResponseDecoded, ResponseDecoder};
 
 pub use http_types;

@@ -18,6 +18,20 @@ pub enum Expect {
     Unsupported,
 }
 
+/// The `Host` header fields of a request (RFC 9112 section 3.2: an HTTP/1.1
+/// request must carry exactly one, valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostField {
+    /// None.
+    Missing,
+    /// Exactly one, a valid `uri-host [":" port]` (possibly empty).
+    Valid,
+    /// Exactly one, holding bytes no host may hold.
+    Invalid,
+    /// More than one.
+    Repeated,
+}
+
 /// A decoded request head and what it says about the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -35,6 +49,8 @@ pub struct Head {
     /// Whatever follows this message on the connection is not HTTP/1.1, so a
     /// decoder never reads it as another request.
     pub upgrade: bool,
+    /// The `Host` fields.
+    pub host: HostField,
     /// Trailer fields of a chunked body, kept apart from the header fields
     /// (RFC 9110 section 6.5.1). Filled by [`RequestDecoder`].
     pub trailers: Headers,
@@ -210,6 +226,8 @@ pub struct RawHead<'a> {
     pub expect: Expect,
     /// See [`Head::upgrade`].
     pub upgrade: bool,
+    /// See [`Head::host`].
+    pub host: HostField,
 }
 
 impl<'a> RawHead<'a> {
@@ -285,6 +303,7 @@ impl<'a> RawHead<'a> {
             keep_alive: self.keep_alive,
             expect: self.expect,
             upgrade: self.upgrade,
+            host: self.host,
             trailers: Headers::new(),
         })
     }
@@ -496,6 +515,12 @@ impl HeadDecoder {
             Some(false) => Expect::Unsupported,
         };
         let upgrade = connect || (summary.upgrade && summary.connection_upgrade);
+        let host = match (summary.hosts, summary.host_valid) {
+            (0, _) => HostField::Missing,
+            (1, true) => HostField::Valid,
+            (1, false) => HostField::Invalid,
+            _ => HostField::Repeated,
+        };
         Ok(RawHead {
             buf,
             len: end,
@@ -507,6 +532,7 @@ impl HeadDecoder {
             keep_alive,
             expect,
             upgrade,
+            host,
         })
     }
 }
@@ -845,12 +871,32 @@ mod tests {
         assert_eq!(dec.lines.checks, 1);
     }
 
+    #[test]
+    fn the_host_fields_are_told_apart() {
+        let cases: [(&[u8], HostField); 7] = [
+            (b"", HostField::Missing),
+            (b"Host: example.com:8080\r\n", HostField::Valid),
+            (b"hOST: [::1]\r\n", HostField::Valid),
+            (b"Host:\r\n", HostField::Valid),
+            (b"Host: a b\r\n", HostField::Invalid),
+            (b"Host: a/b\r\n", HostField::Invalid),
+            (b"Host: a\r\nX: y\r\nhost: a\r\n", HostField::Repeated),
+        ];
+        for (fields, want) in cases {
+            let head = [b"GET / HTTP/1.1\r\n", fields, b"\r\n"].concat();
+            let mut dec = HeadDecoder::new(Limits::default());
+            let raw = dec.decode(&head).expect("valid").expect("complete");
+            assert_eq!(raw.host, want, "{}", String::from_utf8_lossy(fields));
+            assert_eq!(raw.to_head().expect("owned").host, want);
+        }
+    }
+
     /// What a decode said, owned, for comparing two decoders.
     fn outcome(dec: &mut HeadDecoder, buf: &[u8]) -> Result<Option<String>, DecodeError> {
         Ok(dec.decode(buf)?.map(|raw| {
             let fields: Vec<_> = raw.fields().collect();
             format!(
-                "{} {} {:?} {:?} {:?} {} {:?} {} {}",
+                "{} {} {:?} {:?} {:?} {} {:?} {} {:?} {}",
                 raw.method().as_str(),
                 raw.target(),
                 raw.protocol(),
@@ -859,6 +905,7 @@ mod tests {
                 raw.keep_alive,
                 raw.expect,
                 raw.upgrade,
+                raw.host,
                 raw.len()
             )
         }))

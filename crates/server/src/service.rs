@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_codec::{
-    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing, Head,
+    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing, Head, HostField,
     RequestDecoder,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
@@ -230,33 +230,6 @@ pub(crate) struct HttpService {
 /// How many idle decoders a loop keeps for the next requests.
 const SPARE_DECODERS: usize = 256;
 
-/// The bytes a `Host` value may hold: `uri-host [":" port]` (RFC 9112
-/// section 3.2, RFC 3986 section 3.2.2): unreserved, percent escapes,
-/// sub-delims, `:` and the brackets of an IP literal.
-const HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let allowed = b"-._~%!$&'()*+,;=:[]";
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric();
-        i += 1;
-    }
-    let mut j = 0;
-    while j < allowed.len() {
-        table[allowed[j] as usize] = true;
-        j += 1;
-    }
-    table
-};
-
-/// Whether `host` is a valid `Host` value, possibly empty.
-fn valid_host(host: &[u8]) -> bool {
-    // A fold rather than `all`: no early exit, no branch per byte.
-    host.iter()
-        .fold(true, |ok, &b| ok & HOST_BYTES[usize::from(b)])
-}
-
 /// A request decoder with the server's limits.
 fn new_decoder(config: &ServerConfig) -> RequestDecoder {
     RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf)
@@ -265,13 +238,9 @@ fn new_decoder(config: &ServerConfig) -> RequestDecoder {
 /// The status a request gets without reaching the handler, if any.
 fn refusal(head: &Head) -> Option<HttpCode> {
     let req = &head.request;
-    if req.version() == HttpVersion::Http11 {
-        let mut hosts = req.headers().get_all("host");
-        match (hosts.next(), hosts.next()) {
-            (Some(host), None) if valid_host(host.as_bytes()) => {}
-            // Missing, repeated or malformed (RFC 9112 section 3.2).
-            _ => return Some(HttpCode::BAD_REQUEST),
-        }
+    // Missing, repeated or malformed (RFC 9112 section 3.2).
+    if req.version() == HttpVersion::Http11 && head.host != HostField::Valid {
+        return Some(HttpCode::BAD_REQUEST);
     }
     if head.expect == Expect::Unsupported {
         return Some(HttpCode::EXPECTATION_FAILED);
