@@ -214,6 +214,23 @@ fn valid_host(host: &[u8]) -> bool {
         .fold(true, |ok, &b| ok & HOST_BYTES[usize::from(b)])
 }
 
+/// Whether the token `name` is `lower` (lowercase letters and `-`) in any
+/// case. Setting bit 0x20 folds only `A`-`Z` onto a lowercase letter, and
+/// only CR (never in a token) onto `-`: exact for tokens, without
+/// `eq_ignore_ascii_case`'s work per byte.
+#[inline(always)]
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    // A constant length: the loop unrolls, with no branch per byte.
+    let mut diff = 0;
+    for i in 0..N {
+        diff |= (name[i] | 0x20) ^ lower[i];
+    }
+    diff == 0
+}
+
 impl FieldSummary {
     /// Note what a field says about framing and the connection. Returns
     /// whether it touched framing (so [`check_so_far`](Self::check_so_far) is
@@ -233,11 +250,11 @@ impl FieldSummary {
     #[inline(never)]
     fn inspect_candidate(&mut self, name: &[u8], value: &[u8]) -> Result<bool, DecodeError> {
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if is_name(name, b"content-length") => {
                 self.content_length = Some(parse_content_length(value, self.content_length)?);
                 return Ok(true);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if is_name(name, b"transfer-encoding") => {
                 self.transfer_encoding = true;
                 for coding in list_elements(value) {
                     if coding.eq_ignore_ascii_case(b"chunked") {
@@ -250,7 +267,7 @@ impl FieldSummary {
                 }
                 return Ok(true);
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            10 if is_name(name, b"connection") => {
                 // The usual values first, then the general list.
                 if value.eq_ignore_ascii_case(b"keep-alive") {
                     self.keep_alive = true;
@@ -270,12 +287,12 @@ impl FieldSummary {
                     }
                 }
             }
-            4 if name.eq_ignore_ascii_case(b"host") => {
+            4 if is_name(name, b"host") => {
                 self.hosts = self.hosts.saturating_add(1).min(2);
                 self.host_valid = valid_host(value);
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade = true,
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            7 if is_name(name, b"upgrade") => self.upgrade = true,
+            6 if is_name(name, b"expect") => {
                 let is_continue = trim_ows(value).eq_ignore_ascii_case(b"100-continue");
                 self.expect = Some(self.expect.unwrap_or(true) && is_continue);
             }
@@ -321,5 +338,30 @@ impl FieldSummary {
             return Err(DecodeError::UnsupportedTransferCoding);
         }
         Ok(Some(Framing::Chunked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_name;
+
+    #[test]
+    fn names_match_in_any_case_and_only_themselves() {
+        for name in [&b"host"[..], b"HOST", b"hOsT"] {
+            assert!(is_name(name, b"host"));
+        }
+        for name in [&b"hosts"[..], b"hos", b"h0st", b"hos\x14", b"Host "] {
+            assert!(!is_name(name, b"host"), "{name:?}");
+        }
+        assert!(is_name(b"Content-Length", b"content-length"));
+        assert!(!is_name(b"Content_Length", b"content-length"));
+        // A byte of a name looked for matches itself and its capital only,
+        // and `-` matches CR, which no token holds.
+        for &t in b"-abcdefghijklmnopqrstuvwxyz" {
+            for b in 0..=255u8 {
+                let same = b == t || b.to_ascii_lowercase() == t;
+                assert_eq!(is_name(&[b], &[t]), same || (t == b'-' && b == b'\r'));
+            }
+        }
     }
 }
