@@ -554,6 +554,21 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
+/// Put `id`'s deadline `at` in the timer heap, unless its live entry is due
+/// no later (an earlier entry wakes it, and the later deadline is queued
+/// then).
+fn queue_timer<S>(
+    timers: &mut BinaryHeap<Reverse<(Instant, ConnId)>>,
+    entry: &mut Entry<S>,
+    id: ConnId,
+    at: Instant,
+) {
+    if entry.queued.is_none_or(|q| at < q) {
+        entry.queued = Some(at);
+        timers.push(Reverse((at, id)));
+    }
+}
+
 /// Whether the timer-heap entry `(at, id)` is live: `id` is still open and
 /// `at` is its queued deadline. Any other heap entry is stale.
 fn live_timer<S>(conns: &Slab<Entry<S>>, at: Instant, id: ConnId) -> bool {
@@ -897,10 +912,7 @@ impl<S: Service> EventLoop<S> {
             (a, b) => a.or(b),
         };
         if let Some(at) = effective {
-            if entry.queued.is_none_or(|q| at < q) {
-                entry.queued = Some(at);
-                self.timers.push(Reverse((at, id)));
-            }
+            queue_timer(&mut self.timers, entry, id, at);
         }
         if entry.input.is_empty() && entry.input.capacity() > 0 {
             let storage = entry.input.take_storage();
@@ -1190,10 +1202,7 @@ impl<S: Service> EventLoop<S> {
         entry.full = false;
         let at = now + self.config.linger_timeout;
         entry.deadline = Some(at);
-        if entry.queued.is_none_or(|q| at < q) {
-            entry.queued = Some(at);
-            self.timers.push(Reverse((at, id)));
-        }
+        queue_timer(&mut self.timers, entry, id, at);
         // Unread input goes with the service's interest in it.
         let storage = entry.input.take_storage();
         self.recycle(storage);

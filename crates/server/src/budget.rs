@@ -255,13 +255,25 @@ pub(crate) mod server_tests {
         server.shutdown();
     }
 
-    /// Wait (bounded) until the bytes the budget holds pass `check`.
-    fn wait_used(budget: &super::BodyBudget, check: impl Fn(usize) -> bool) {
+    /// Wait (bounded) until `done` holds; `waited_for` says for what.
+    pub(crate) fn wait_until(done: impl Fn() -> bool, waited_for: impl Fn() -> String) {
         let deadline = Instant::now() + WAIT;
-        while !check(budget.used()) {
-            assert!(Instant::now() < deadline, "{} bytes held", budget.used());
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {}",
+                waited_for()
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Wait (bounded) until the bytes the budget holds pass `check`.
+    fn wait_used(budget: &super::BodyBudget, check: impl Fn(usize) -> bool) {
+        wait_until(
+            || check(budget.used()),
+            || format!("the budget ({} bytes held)", budget.used()),
+        );
     }
 
     #[test]

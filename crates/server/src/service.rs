@@ -789,8 +789,9 @@ impl Service for HttpService {
     }
 
     /// A closed connection no longer waits for room in the queue or the body
-    /// budget, gives back its share of the budget, and the decoder it kept (it refused a head, read a closing request, or was
-    /// cut off mid-message) is made as new for another connection.
+    /// budget, gives back its share of the budget, and the decoder it kept
+    /// (it refused a head, read a closing request, or was cut off
+    /// mid-message) is made as new for another connection.
     fn closed(&mut self, id: ConnId, state: HttpConn) {
         if state.waiting {
             self.stalled.retain(|&x| x != id);
@@ -841,24 +842,14 @@ mod held_output_tests {
     use std::io::Write;
     use std::sync::atomic::Ordering;
     use std::sync::{mpsc, Mutex};
-    use std::time::Instant;
 
     use http_types::{Request, ResponseBuilder};
 
-    use crate::budget::server_tests::{connect, response, WAIT};
+    use crate::budget::server_tests::{connect, response, wait_until, WAIT};
     use crate::ServerBuilder;
 
     /// The server's bound on held output in these tests.
     const LIMIT: usize = 64 * 1024;
-
-    /// Poll (bounded) until `done` holds.
-    fn wait_until(what: &str, done: impl Fn() -> bool) {
-        let start = Instant::now();
-        while !done() {
-            assert!(start.elapsed() < WAIT, "timed out waiting until {what}");
-            std::thread::yield_now();
-        }
-    }
 
     #[test]
     fn past_the_held_output_limit_a_connection_gets_one_request_at_a_time() {
@@ -900,9 +891,10 @@ mod held_output_tests {
         greedy
             .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
-        wait_until("the server holds output", || {
-            held.load(Ordering::Relaxed) > LIMIT
-        });
+        wait_until(
+            || held.load(Ordering::Relaxed) > LIMIT,
+            || "the server to hold output".into(),
+        );
 
         let mut client = connect(&server);
         client
@@ -916,9 +908,10 @@ mod held_output_tests {
 
         // A connection that goes away no longer counts.
         drop(greedy);
-        wait_until("the held output is given back", || {
-            held.load(Ordering::Relaxed) == 0
-        });
+        wait_until(
+            || held.load(Ordering::Relaxed) == 0,
+            || "the held output to be given back".into(),
+        );
         server.shutdown();
     }
 }
