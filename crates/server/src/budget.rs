@@ -150,15 +150,28 @@ pub(crate) mod server_tests {
 
     /// Read one response; its status and body.
     pub(crate) fn response(stream: &mut TcpStream) -> (u16, String) {
+        responses(stream, 1).remove(0)
+    }
+
+    /// Read `n` responses, pipelined; each one's status and body.
+    pub(crate) fn responses(stream: &mut TcpStream, n: usize) -> Vec<(u16, String)> {
         let mut decoder = ResponseDecoder::default();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 8192];
+        let mut got = Vec::new();
         loop {
             match decoder.decode(&buf, false).expect("a valid response") {
-                ResponseDecoded::Message { response, .. } => {
+                ResponseDecoded::Message {
+                    response, consumed, ..
+                } => {
                     let body = response.body().as_bytes().unwrap_or_default();
                     let body = String::from_utf8_lossy(body).into_owned();
-                    return (response.status().as_u16(), body);
+                    got.push((response.status().as_u16(), body));
+                    buf.drain(..consumed);
+                    if got.len() == n {
+                        return got;
+                    }
+                    continue;
                 }
                 ResponseDecoded::Partial { consumed } => {
                     buf.drain(..consumed);

@@ -56,12 +56,14 @@ pub struct ServerConfig {
     pub max_output: usize,
     /// Response bytes held across the server for clients that read them
     /// slower than they are produced (what is left once the socket takes no
-    /// more; static bodies are not counted). Past it, pipelining stops: a
-    /// connection takes its next request only once it has no request in
-    /// flight and its output is written, as a server without pipelining
-    /// does. What clients that do not read can make the server hold is then
-    /// this, plus at most one response per connection, plus the responses
-    /// to the requests queued for workers at that moment.
+    /// more), and responses finished before an earlier one of their
+    /// connection, parked until it comes; static bodies are not counted.
+    /// Past it, pipelining stops: a connection takes its next request only
+    /// once it has no request in flight and its output is written, as a
+    /// server without pipelining does. What clients that do not read can
+    /// make the server hold is then this, plus at most one response per
+    /// connection, plus the responses to the requests queued for workers at
+    /// that moment.
     ///
     /// `max_output` alone bounds each connection, not the server: every
     /// connection could hold that much.

@@ -81,6 +81,23 @@ impl Payload {
             Payload::Static(bytes) => conn.send_static(bytes),
         }
     }
+
+    /// The heap bytes these hold: a vector's room, a batch buffer's range
+    /// (the rest of the buffer is its other connections'), no static bytes.
+    fn heap_len(&self) -> usize {
+        match self {
+            Payload::Owned(bytes) => bytes.capacity(),
+            Payload::Shared(_, range) => range.len(),
+            Payload::Static(_) => 0,
+        }
+    }
+}
+
+impl Done {
+    /// The heap bytes these responses hold.
+    fn heap_len(&self) -> usize {
+        self.bytes.heap_len() + self.body.as_ref().map_or(0, Payload::heap_len)
+    }
 }
 
 /// Event loops waiting for room in something shared (the worker queue, the
@@ -419,6 +436,10 @@ impl HttpService {
         }
         let st = conn.state();
         if done.seq != st.next_out {
+            // Held until the earlier ones come, as output is.
+            self.shared
+                .held_output
+                .fetch_add(done.heap_len(), Ordering::Relaxed);
             st.parked.insert(done.seq, done);
             return;
         }
@@ -433,6 +454,11 @@ impl HttpService {
             }
             let st = conn.state();
             next = st.parked.remove(&st.next_out);
+            if let Some(done) = &next {
+                self.shared
+                    .held_output
+                    .fetch_sub(done.heap_len(), Ordering::Relaxed);
+            }
         }
     }
 
@@ -805,6 +831,10 @@ impl Service for HttpService {
         self.shared
             .budget
             .give_back(state.body_share + stalled_share);
+        let parked: usize = state.parked.values().map(Done::heap_len).sum();
+        if parked > 0 {
+            self.shared.held_output.fetch_sub(parked, Ordering::Relaxed);
+        }
         // A decoder the spares have no room for is dropped as it is.
         if let Some(mut decoder) = state.decoder {
             if self.decoders.len() < SPARE_DECODERS {
@@ -842,10 +872,11 @@ mod held_output_tests {
     use std::io::Write;
     use std::sync::atomic::Ordering;
     use std::sync::{mpsc, Mutex};
+    use std::time::Duration;
 
     use http_types::{Request, ResponseBuilder};
 
-    use crate::budget::server_tests::{connect, response, wait_until, WAIT};
+    use crate::budget::server_tests::{connect, response, responses, wait_until, WAIT};
     use crate::ServerBuilder;
 
     /// The server's bound on held output in these tests.
@@ -912,6 +943,82 @@ mod held_output_tests {
             || held.load(Ordering::Relaxed) == 0,
             || "the held output to be given back".into(),
         );
+        server.shutdown();
+    }
+
+    #[test]
+    fn responses_parked_behind_an_earlier_one_count_as_held() {
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let handler = move |req: Request| {
+            let body = match req.path() {
+                "/nap" => {
+                    std::thread::sleep(Duration::from_millis(2));
+                    b"nap".to_vec()
+                }
+                "/hold" => {
+                    let _ = released.lock().map(|rx| rx.recv_timeout(WAIT));
+                    b"held".to_vec()
+                }
+                _ => vec![b'b'; 1 << 20],
+            };
+            ResponseBuilder::empty_200().body(body).build().unwrap()
+        };
+        let server = ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(2)
+            .max_output_memory(LIMIT)
+            .start(handler)
+            .expect("server starts");
+        let shared = server.shared();
+        let held = &shared.held_output;
+        // A slow handler first, so that the next jobs are spread over
+        // both workers and `/big` can finish before `/hold`.
+        let mut client = connect(&server);
+        client
+            .write_all(b"GET /nap HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(response(&mut client), (200, "nap".into()));
+        wait_until(
+            || shared.idle_workers.load(Ordering::SeqCst) == 2,
+            || "both workers to be idle".into(),
+        );
+        let pair = b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+        client.write_all(pair).unwrap();
+        // `/big` waits for `/hold`, held by the server.
+        wait_until(
+            || held.load(Ordering::Relaxed) >= 1 << 20,
+            || "the parked response to be counted".into(),
+        );
+        release.send(()).unwrap();
+        let got = responses(&mut client, 2);
+        assert_eq!(got[0], (200, "held".into()));
+        assert_eq!((got[1].0, got[1].1.len()), (200, 1 << 20));
+        wait_until(
+            || held.load(Ordering::Relaxed) == 0,
+            || "the written responses to be given back".into(),
+        );
+
+        // A connection reset with a response parked gives it back.
+        wait_until(
+            || shared.idle_workers.load(Ordering::SeqCst) == 2,
+            || "both workers to be idle".into(),
+        );
+        let mut reset = connect(&server);
+        reset.write_all(pair).unwrap();
+        wait_until(
+            || held.load(Ordering::Relaxed) >= 1 << 20,
+            || "the parked response to be counted".into(),
+        );
+        socket2::SockRef::from(&reset)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(reset);
+        wait_until(
+            || held.load(Ordering::Relaxed) == 0,
+            || "the parked response to be given back on close".into(),
+        );
+        release.send(()).unwrap();
         server.shutdown();
     }
 }
