@@ -185,6 +185,11 @@ pub(crate) mod server_tests {
 
     /// A server whose body budget, and body limit, is `BUDGET`.
     fn start(workers: usize, handler: impl crate::Handler) -> crate::ServerHandle {
+        builder(workers).start(handler).expect("server starts")
+    }
+
+    /// [`start`]'s server, not yet started.
+    fn builder(workers: usize) -> ServerBuilder {
         ServerBuilder::new()
             .bind("127.0.0.1:0")
             .workers(workers)
@@ -193,8 +198,27 @@ pub(crate) mod server_tests {
                 ..Limits::default()
             })
             .max_body_memory(BUDGET)
-            .start(handler)
-            .expect("server starts")
+    }
+
+    /// A handler that answers with the length of the body; for `/hold`, it
+    /// first says it has begun, then waits to be released.
+    fn holding_handler() -> (
+        impl Fn(Request) -> http_types::Response + Send + Sync + 'static,
+        mpsc::Receiver<()>,
+        mpsc::Sender<()>,
+    ) {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+        let handler = move |req: Request| {
+            if req.path() == "/hold" {
+                let _ = entered_tx.lock().map(|tx| tx.send(()));
+                let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
+            }
+            let len = req.body().len().to_string();
+            ResponseBuilder::empty_200().body(len).build().unwrap()
+        };
+        (handler, entered, release)
     }
 
     /// A client with a bounded wait on every read.
@@ -216,17 +240,7 @@ pub(crate) mod server_tests {
 
     #[test]
     fn a_body_waits_while_others_hold_the_budget_and_its_head_gets_no_continue() {
-        let (entered_tx, entered) = mpsc::channel();
-        let (release, release_rx) = mpsc::channel::<()>();
-        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
-        let handler = move |req: Request| {
-            if req.path() == "/hold" {
-                let _ = entered_tx.lock().map(|tx| tx.send(()));
-                let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
-            }
-            let len = req.body().len().to_string();
-            ResponseBuilder::empty_200().body(len).build().unwrap()
-        };
+        let (handler, entered, release) = holding_handler();
         let server = start(2, handler);
         let budget = &server.shared().budget;
         let mut a = connect(&server);
@@ -265,6 +279,37 @@ pub(crate) mod server_tests {
         assert_eq!(response(&mut b), (200, "1000".to_owned()));
         // Every share has been given back: the handlers have returned.
         assert_eq!(budget.used(), 0);
+        server.shutdown();
+    }
+
+    #[test]
+    fn a_body_waiting_for_the_budget_runs_no_head_timeout() {
+        const HEAD_TIMEOUT: Duration = Duration::from_millis(200);
+        let (handler, entered, release) = holding_handler();
+        let server = builder(2)
+            .head_timeout(HEAD_TIMEOUT)
+            .start(handler)
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let mut a = connect(&server);
+        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
+        a.write_all(&vec![b'a'; BUDGET]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+
+        // The head waits for room; its body, sent behind it, waits unread.
+        let mut b = connect(&server);
+        b.write_all(&post_head("/b", 1000, false)).unwrap();
+        wait_until(
+            || budget.waiting.asked(),
+            || "the second body to wait".into(),
+        );
+        b.write_all(&[b'b'; 1000]).unwrap();
+        // Past the head timeout: a clock running while the body waits would
+        // have answered 408 by now.
+        std::thread::sleep(HEAD_TIMEOUT * 3);
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a), (200, BUDGET.to_string()));
+        assert_eq!(response(&mut b), (200, "1000".to_owned()));
         server.shutdown();
     }
 
