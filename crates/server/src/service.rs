@@ -694,18 +694,17 @@ impl HttpService {
             st.last_seq = Some(seq);
             st.done_reading = true;
         }
-        let mut request = head.request;
-        request.set_peer_addr(Some(peer));
-        let job = Job {
+        let mut job = Job {
             loop_index: self.loop_index,
             conn: conn.id(),
             seq,
-            request,
+            request: head.request,
             head_request,
             keep_alive,
             http10,
             body_share,
         };
+        job.request.set_peer_addr(Some(peer));
         self.dispatch(conn, job);
     }
 
