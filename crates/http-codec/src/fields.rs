@@ -111,7 +111,7 @@ pub(crate) fn tokenise_fields(
     let result = for_each_field(raw, count, |field| {
         inspect(field.name, field.value)?;
         headers
-            .append_bytes(field.name, field.value)
+            .append_decoded(field.name, field.value)
             .map_err(header_error)
     });
     match result {

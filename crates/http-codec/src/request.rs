@@ -284,7 +284,8 @@ impl<'a> RawHead<'a> {
             let (n, v) = (f.name_at as usize, f.value_at as usize);
             let name = &self.buf[n..n + f.name_len as usize];
             let value = &self.buf[v..v + f.value_len as usize];
-            headers.append_bytes(name, value).map_err(header_error)?;
+            // Checked as the head was parsed.
+            headers.append_decoded(name, value).map_err(header_error)?;
         }
         let target = &self.buf[self.target.0..self.target.1];
         let mut request = Request::from_target_bytes(self.method.clone(), target)

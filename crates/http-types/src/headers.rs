@@ -541,6 +541,20 @@ impl Headers {
         self.push_record(name, value)
     }
 
+    /// [`append_bytes`](Headers::append_bytes) for a field a request decoder
+    /// has already checked against the same rules (`name` a token, `value`
+    /// free of control bytes but HTAB), so it is not checked again outside
+    /// debug builds. For `http-codec`, whose head parsers check every field
+    /// as they find its end; a caller that breaks the promise breaks no
+    /// memory safety, only this map's guarantee that its fields cannot
+    /// split a message.
+    #[doc(hidden)]
+    #[inline]
+    pub fn append_decoded(&mut self, name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
+        debug_assert!(Self::checked(name, value).is_ok());
+        self.push_record(name, value)
+    }
+
     /// Set `name` to `value`: the first field of that name takes the new value
     /// (and the given name case), later ones are removed. Appends when absent.
     pub fn insert(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), HeaderError> {
