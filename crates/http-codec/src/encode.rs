@@ -93,6 +93,44 @@ fn push_hex(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// Append `Content-Length: <n>` and the blank line that ends the head. The
+/// usual lengths (under 10,000) go as one fixed-size piece.
+fn push_length_end(out: &mut Vec<u8>, n: u64) {
+    let digit = |d: u64| b'0' + (d % 10) as u8;
+    match n {
+        0..=9 => {
+            let mut line = *b"Content-Length: 0\r\n\r\n";
+            line[16] = digit(n);
+            out.extend_from_slice(&line);
+        }
+        10..=99 => {
+            let mut line = *b"Content-Length: 00\r\n\r\n";
+            line[16..18].copy_from_slice(&[digit(n / 10), digit(n)]);
+            out.extend_from_slice(&line);
+        }
+        100..=999 => {
+            let mut line = *b"Content-Length: 000\r\n\r\n";
+            line[16..19].copy_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
+            out.extend_from_slice(&line);
+        }
+        1000..=9999 => {
+            let mut line = *b"Content-Length: 0000\r\n\r\n";
+            line[16..20].copy_from_slice(&[
+                digit(n / 1000),
+                digit(n / 100),
+                digit(n / 10),
+                digit(n),
+            ]);
+            out.extend_from_slice(&line);
+        }
+        _ => {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n\r\n");
+        }
+    }
+}
+
 /// Room for a status line and the fields the encoder adds itself.
 const HEAD_RESERVE: usize = 192;
 
@@ -152,9 +190,10 @@ pub fn encode_response_head(
     }
     let seen = push_fields(out, headers, opts.connection != ConnectionHeader::Omit);
     if opts.date && !seen.date {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(&opts.date_value.unwrap_or_else(http_date_now));
-        out.extend_from_slice(b"\r\n");
+        // The line as one fixed-size piece.
+        let mut line = *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+        line[6..6 + HTTP_DATE_LEN].copy_from_slice(&opts.date_value.unwrap_or_else(http_date_now));
+        out.extend_from_slice(&line);
     }
     if let (Some(server), false) = (opts.server, seen.server) {
         out.extend_from_slice(b"Server: ");
@@ -166,24 +205,25 @@ pub fn encode_response_head(
         ConnectionHeader::Close => out.extend_from_slice(b"Connection: close\r\n"),
         ConnectionHeader::KeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
     }
-    let framing = if status.forbids_body() {
-        Framing::Empty
-    } else {
-        match body_len {
-            Some(n) => {
-                out.extend_from_slice(b"Content-Length: ");
-                push_decimal(out, n);
-                out.extend_from_slice(b"\r\n");
-                Framing::Length(n)
-            }
-            None if opts.chunked => {
-                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                Framing::Chunked
-            }
-            None => Framing::UntilClose,
+    // Each arm ends the head with its blank line.
+    let framing = match body_len {
+        _ if status.forbids_body() => {
+            out.extend_from_slice(b"\r\n");
+            Framing::Empty
+        }
+        Some(n) => {
+            push_length_end(out, n);
+            Framing::Length(n)
+        }
+        None if opts.chunked => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            Framing::Chunked
+        }
+        None => {
+            out.extend_from_slice(b"\r\n");
+            Framing::UntilClose
         }
     };
-    out.extend_from_slice(b"\r\n");
     if opts.head_request {
         Framing::Empty
     } else {
@@ -309,6 +349,9 @@ mod tests {
             let mut d = Vec::new();
             push_decimal(&mut d, n);
             assert_eq!(d, n.to_string().into_bytes());
+            let mut line = Vec::new();
+            push_length_end(&mut line, n);
+            assert_eq!(line, format!("Content-Length: {n}\r\n\r\n").into_bytes());
             let mut h = Vec::new();
             push_hex(&mut h, n);
             assert_eq!(h, format!("{n:x}").into_bytes());
