@@ -190,10 +190,9 @@ pub fn encode_response_head(
     }
     let seen = push_fields(out, headers, opts.connection != ConnectionHeader::Omit);
     if opts.date && !seen.date {
-        // The line as one fixed-size piece.
-        let mut line = *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
-        line[6..6 + HTTP_DATE_LEN].copy_from_slice(&opts.date_value.unwrap_or_else(http_date_now));
-        out.extend_from_slice(&line);
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(&opts.date_value.unwrap_or_else(http_date_now));
+        out.extend_from_slice(b"\r\n");
     }
     if let (Some(server), false) = (opts.server, seen.server) {
         out.extend_from_slice(b"Server: ");
