@@ -666,9 +666,9 @@ impl HttpService {
         granted
     }
 
-    #[inline]
     /// Number a decoded request and add it to the batch, unless its head,
     /// not `checked` yet, is refused.
+    #[inline]
     fn accept_request(&mut self, conn: &mut Conn<'_, HttpConn>, head: Head, checked: bool) {
         let head_request = *head.request.method() == Method::Head;
         if let Some(status) = (!checked).then(|| refusal(&head)).flatten() {
