@@ -52,8 +52,10 @@ pub struct Head {
     /// The `Host` fields.
     pub host: HostField,
     /// Trailer fields of a chunked body, kept apart from the header fields
-    /// (RFC 9110 section 6.5.1). Filled by [`RequestDecoder`].
-    pub trailers: Headers,
+    /// (RFC 9110 section 6.5.1). Filled by [`RequestDecoder`]; `None` when the
+    /// message carried none, as almost all do (a box keeps the head small to
+    /// move).
+    pub trailers: Option<Box<Headers>>,
 }
 
 /// Decodes request heads, incrementally, without allocating.
@@ -305,7 +307,7 @@ impl<'a> RawHead<'a> {
             expect: self.expect,
             upgrade: self.upgrade,
             host: self.host,
-            trailers: Headers::new(),
+            trailers: None,
         })
     }
 }
@@ -778,7 +780,10 @@ impl RequestDecoder {
                         bytes,
                     } = *b;
                     head.request.set_body(bytes);
-                    head.trailers = body.take_trailers();
+                    let trailers = body.take_trailers();
+                    if !trailers.is_empty() {
+                        head.trailers = Some(Box::new(trailers));
+                    }
                     return Ok(self.finish(head, consumed));
                 }
             }
@@ -829,6 +834,39 @@ mod tests {
         };
         assert_eq!(head.request.body().len(), 300_000);
         assert_eq!(dec.body_buffered(), (0, 0));
+    }
+
+    #[test]
+    fn trailers_come_boxed_and_only_when_sent() {
+        let mut dec = RequestDecoder::default();
+        let input = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+            3\r\nabc\r\n0\r\nExpires: never\r\nX-T: 1\r\n\r\n\
+            POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+            POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na\
+            GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut at = 0;
+        let mut got = Vec::new();
+        while at < input.len() {
+            let Ok(Decoded::Message { head, consumed }) = dec.decode(&input[at..]) else {
+                panic!("four whole requests");
+            };
+            at += consumed;
+            got.push(head.trailers);
+        }
+        let fields: Vec<(String, String)> = got[0]
+            .as_deref()
+            .expect("trailers were sent")
+            .iter()
+            .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v.as_bytes()).into()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("Expires".into(), "never".into()),
+                ("X-T".into(), "1".into())
+            ]
+        );
+        assert!(got[1..].iter().all(Option::is_none), "{got:?}");
     }
 
     #[test]

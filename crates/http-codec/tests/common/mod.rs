@@ -69,6 +69,7 @@ pub fn feed_cut(mut decoder: RequestDecoder, input: &[u8], cuts: &[usize]) -> Ou
                         trailers: head
                             .trailers
                             .iter()
+                            .flat_map(|t| t.iter())
                             .map(|(n, v)| (n.to_owned(), v.as_bytes().to_vec()))
                             .collect(),
                     });
