@@ -10,13 +10,15 @@
 //! the handlers on the event-loop thread instead of the worker pool
 //! (`ServerBuilder::handlers_on_loop`). `--no-batch-workers` keeps the
 //! workers in the normal scheduling class (`ServerBuilder::batch_workers`).
+//! `--quick-batches auto|reader|worker` says who runs a batch of quick
+//! requests (`ServerBuilder::quick_batches`).
 //!
 //! ```text
 //! cargo run --release --example echo -- --addr 127.0.0.1:7878 --workers 4
 //! curl -s -d 'hi' 'localhost:7878/echo?x=1'
 //! ```
 
-use mini_async_http::{Body, Request, Response, ResponseBuilder, ServerBuilder};
+use mini_async_http::{Body, QuickBatches, Request, Response, ResponseBuilder, ServerBuilder};
 
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
@@ -109,6 +111,7 @@ fn main() {
     let mut delay = std::time::Duration::ZERO;
     let mut on_loop = false;
     let mut batch_workers = true;
+    let mut quick_batches = QuickBatches::Auto;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--on-loop" {
@@ -125,10 +128,13 @@ fn main() {
             ("--addr", Some(a), _) => addr = a.to_owned(),
             ("--workers", _, Some(n)) if n > 0 => workers = n as usize,
             ("--delay-ms", _, Some(ms)) => delay = std::time::Duration::from_millis(ms),
+            ("--quick-batches", Some("auto"), _) => quick_batches = QuickBatches::Auto,
+            ("--quick-batches", Some("reader"), _) => quick_batches = QuickBatches::Reader,
+            ("--quick-batches", Some("worker"), _) => quick_batches = QuickBatches::Worker,
             _ => {
                 eprintln!(
                     "usage: echo [--addr HOST:PORT] [--workers N] [--delay-ms N] [--on-loop] \
-                     [--no-batch-workers]"
+                     [--no-batch-workers] [--quick-batches auto|reader|worker]"
                 );
                 std::process::exit(2);
             }
@@ -145,6 +151,7 @@ fn main() {
         .workers(workers)
         .handlers_on_loop(on_loop)
         .batch_workers(batch_workers)
+        .quick_batches(quick_batches)
         .start(handler)
     {
         Ok(handle) => {

@@ -85,7 +85,7 @@ pub use http_types::{
     Request, Response, ResponseBuilder,
 };
 pub use reactor;
-pub use server::{Handler, ServerBuilder, ServerConfig, ServerError, ServerHandle};
+pub use server::{Handler, QuickBatches, ServerBuilder, ServerConfig, ServerError, ServerHandle};
 
 /// The original mini-async-http server: `AIOServer::new(workers, addr,
 /// handler)` then `start()`.

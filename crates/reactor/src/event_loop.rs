@@ -648,37 +648,77 @@ impl<S: Service> EventLoop<S> {
 
     /// Run until shut down through [`Remote`]; returns the service.
     pub fn run(mut self) -> io::Result<S> {
-        loop {
-            let now = Instant::now();
-            match self.shared.stop.load(Ordering::SeqCst) {
-                IMMEDIATE => break,
-                GRACEFUL if self.draining.is_none() => self.begin_drain(now),
-                _ => {}
-            }
-            if let Some(deadline) = self.draining {
-                if self.conns.is_empty() || now >= deadline {
-                    break;
-                }
-            }
-            let timeout = self
-                .next_wakeup()
-                .map(|at| at.saturating_duration_since(now));
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            let now = Instant::now();
-            self.dispatch_events(now);
-            self.take_completions(now);
-            self.expire_timers(now);
-            if self.accept_resume.is_some_and(|at| at <= now) {
-                self.accept_resume = None;
-                self.accept_all(now);
-            }
-            self.end_of_batch(now);
-            self.flush_dirty(now);
+        while self.turn()? {}
+        Ok(self.finish())
+    }
+
+    /// One turn of [`run`](Self::run): wait for events (or the next
+    /// deadline), handle them, the completions and the expired deadlines,
+    /// then let the service hand out work and write what is queued. Returns
+    /// `false` once the loop is shut down; then call
+    /// [`finish`](Self::finish).
+    ///
+    /// A loop is `Send`: it may be driven by different threads in turn, one
+    /// at a time, so that a thread can hand it to another while it does
+    /// something slow.
+    pub fn turn(&mut self) -> io::Result<bool> {
+        let now = Instant::now();
+        match self.shared.stop.load(Ordering::SeqCst) {
+            IMMEDIATE => return Ok(false),
+            GRACEFUL if self.draining.is_none() => self.begin_drain(now),
+            _ => {}
         }
+        if let Some(deadline) = self.draining {
+            if self.conns.is_empty() || now >= deadline {
+                return Ok(false);
+            }
+        }
+        let timeout = self
+            .next_wakeup()
+            .map(|at| at.saturating_duration_since(now));
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        self.dispatch_events(now);
+        self.take_completions(now);
+        self.expire_timers(now);
+        if self.accept_resume.is_some_and(|at| at <= now) {
+            self.accept_resume = None;
+            self.accept_all(now);
+        }
+        self.end_of_batch(now);
+        self.flush_dirty(now);
+        Ok(true)
+    }
+
+    /// Run `f` on each item's connection as an event would (the items of
+    /// closed connections are dropped), then let the service hand out work
+    /// and write what is queued: for a thread that drives the loop and has
+    /// finished work for its connections itself.
+    pub fn visit_each<T>(
+        &mut self,
+        items: impl IntoIterator<Item = (ConnId, T)>,
+        mut f: impl FnMut(&mut S, &mut Conn<'_, S::State>, T),
+    ) {
+        let now = Instant::now();
+        for (id, item) in items {
+            self.with_conn(id, now, |s, conn| f(s, conn, item));
+        }
+        self.end_of_batch(now);
+        self.flush_dirty(now);
+    }
+
+    /// The service, between turns.
+    pub fn service_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
+    /// Close what is still open once [`turn`](Self::turn) has said the loop
+    /// is shut down; returns the service.
+    pub fn finish(mut self) -> S {
         // Accept nothing more while closing what is open.
         self.at_cap = false;
         for mut l in std::mem::take(&mut self.listeners) {
@@ -688,7 +728,7 @@ impl<S: Service> EventLoop<S> {
         for id in ids {
             self.close(id);
         }
-        Ok(self.service)
+        self.service
     }
 
     fn live_ids(&self) -> Vec<ConnId> {

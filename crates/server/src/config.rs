@@ -142,6 +142,35 @@ pub struct ServerConfig {
     /// real-time or idle class keeps it), and threads a handler spawns
     /// inherit the class. Elsewhere than Linux this setting does nothing.
     pub batch_workers: bool,
+    /// Who runs a batch of requests while handlers are quick. Default:
+    /// [`QuickBatches::Auto`].
+    pub quick_batches: QuickBatches,
+}
+
+/// Who runs the handlers of a batch of requests while handlers are quick
+/// (a recent average under 50 µs; slower handlers are always spread over
+/// the workers, one request each).
+///
+/// Handler code never runs on a thread while that thread drives an event
+/// loop. But the loop need not stay with one thread: a thread may put its
+/// loop down, run the batch it has just read, and pick the loop up again to
+/// write the responses, with no hand-off to another thread and back. While
+/// it runs the batch, a watch thread looks at each loop every millisecond;
+/// a loop left down for a whole tick is taken up by an idle worker, so a
+/// handler that blocks holds up its own batch, never the loop's other
+/// connections for more than about two milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuickBatches {
+    /// [`Reader`](Self::Reader) where the process may use only one CPU
+    /// (as the affinity mask and cgroup quota say at start), where a worker
+    /// could not run beside the loop anyway and a hand-off only adds two
+    /// context switches; [`Worker`](Self::Worker) elsewhere.
+    #[default]
+    Auto,
+    /// The thread that read the batch runs it, having put its loop down.
+    Reader,
+    /// A worker runs the batch while the loop's thread goes on.
+    Worker,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +195,7 @@ impl Default for ServerConfig {
             reuse_port: false,
             handlers_on_loop: false,
             batch_workers: true,
+            quick_batches: QuickBatches::Auto,
         }
     }
 }

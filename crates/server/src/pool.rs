@@ -3,15 +3,16 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
-use http_codec::{encode_response, encode_response_head, http_date_now, EncodeOptions, Framing};
+use http_codec::{
+    encode_response, encode_response_head, http_date_now, EncodeOptions, Framing, HTTP_DATE_LEN,
+};
 use http_types::{Body, HttpCode, Response};
 use reactor::{ConnId, Remote};
 
-use crate::queue::Receiver;
-use crate::service::{Done, Job, Payload, Shared, Work, SPARE_BATCHES, SPARE_BATCH_MAX};
+use crate::drive::Crew;
+use crate::service::{Answer, Done, Job, Payload, Shared, Work, SPARE_BATCHES, SPARE_BATCH_MAX};
 use crate::Handler;
 
 fn internal_error() -> Response {
@@ -204,42 +205,145 @@ impl Outbox {
     }
 }
 
-pub(crate) fn spawn(
-    count: usize,
-    jobs: Receiver<Work>,
-    handler: Arc<dyn Handler>,
-    remotes: Arc<Vec<Remote<Done>>>,
-    shared: Arc<Shared>,
-) -> std::io::Result<Vec<JoinHandle<()>>> {
-    (0..count)
-        .map(|i| {
-            let (jobs, handler, remotes, shared) = (
-                jobs.clone(),
-                Arc::clone(&handler),
-                Arc::clone(&remotes),
-                Arc::clone(&shared),
-            );
-            std::thread::Builder::new()
-                .name(format!("http-worker-{i}"))
-                .spawn(move || {
-                    if shared.config.batch_workers {
-                        // Without it the worker only preempts more eagerly.
-                        let _ = crate::sched::batch_this_thread();
-                    }
-                    work(&jobs, &*handler, &remotes, &shared)
-                })
-        })
-        .collect()
+/// Run `jobs` in turn (a panic becomes a 500), handing each response to
+/// `answered` with its connection and loop; a job whose client has hung up
+/// is dropped unrun. Keeps the handlers' average time up to date.
+pub(crate) fn run_each(
+    jobs: impl Iterator<Item = Job>,
+    handler: &dyn Handler,
+    remotes: &[Remote<Done>],
+    shared: &Shared,
+    mut answered: impl FnMut(ConnId, usize, Answer),
+) {
+    let started = Instant::now();
+    let mut ran = 0u64;
+    for job in jobs {
+        let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
+        if remotes.get(loop_index).is_some_and(|r| !r.is_open(conn)) {
+            shared.budget.give_back(job.body_share);
+            continue;
+        }
+        ran += 1;
+        let (head_request, http10) = (job.head_request, job.http10);
+        let (response, close) = run(job, handler, shared);
+        let answer = Answer {
+            seq,
+            response,
+            close,
+            head_request,
+            http10,
+        };
+        answered(conn, loop_index, answer);
+    }
+    // Jobs dropped unrun say nothing of the handler's time.
+    if let Some(nanos) = u64::try_from(started.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .checked_div(ran)
+    {
+        let average = shared.handler_nanos.load(Ordering::Relaxed);
+        shared
+            .handler_nanos
+            .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
+    }
+}
+
+/// What a thread keeps from one batch to the next: an outbox for each event
+/// loop.
+pub(crate) struct Worker {
+    outboxes: Vec<Outbox>,
+}
+
+impl Worker {
+    /// A worker for a server of `loops` event loops.
+    pub fn new(loops: usize) -> Worker {
+        Worker {
+            outboxes: (0..loops).map(|_| Outbox::default()).collect(),
+        }
+    }
+
+    /// Run `jobs` in turn, each response into its loop's outbox.
+    pub fn run_jobs(
+        &mut self,
+        jobs: impl Iterator<Item = Job>,
+        handler: &dyn Handler,
+        remotes: &[Remote<Done>],
+        shared: &Shared,
+    ) {
+        // One clock read for the batch's `Date`.
+        let date = http_date_now();
+        self.begin();
+        run_each(
+            jobs,
+            handler,
+            remotes,
+            shared,
+            |conn, loop_index, answer| {
+                self.push(conn, loop_index, answer, date, shared);
+            },
+        );
+    }
+
+    /// Encode `answer` into loop `loop_index`'s outbox, after
+    /// [`begin`](Self::begin).
+    fn push(
+        &mut self,
+        conn: ConnId,
+        loop_index: usize,
+        answer: Answer,
+        date: [u8; HTTP_DATE_LEN],
+        shared: &Shared,
+    ) {
+        let options = EncodeOptions {
+            date_value: Some(date),
+            ..shared.options(answer.head_request, answer.close, answer.http10)
+        };
+        if let Some(outbox) = self.outboxes.get_mut(loop_index) {
+            outbox.push(conn, answer.seq, answer.close, answer.response, &options);
+        }
+    }
+
+    /// Get every outbox ready for a batch.
+    fn begin(&mut self) {
+        for outbox in &mut self.outboxes {
+            outbox.begin();
+        }
+    }
+
+    /// Send loop `loop_index` these answers through its completion queue,
+    /// with one wake-up: for a thread that ran them to write them itself
+    /// but found its loop taken up by another.
+    pub fn send_answers(
+        &mut self,
+        loop_index: usize,
+        answers: impl Iterator<Item = (ConnId, Answer)>,
+        date: [u8; HTTP_DATE_LEN],
+        remotes: &[Remote<Done>],
+        shared: &Shared,
+    ) {
+        self.begin();
+        for (conn, answer) in answers {
+            self.push(conn, loop_index, answer, date, shared);
+        }
+        self.send(remotes);
+    }
+
+    /// Hand each loop its responses, with one wake-up each.
+    pub fn send(&mut self, remotes: &[Remote<Done>]) {
+        for (outbox, remote) in self.outboxes.iter_mut().zip(remotes) {
+            outbox.send(remote);
+        }
+    }
 }
 
 /// A worker's life: take a batch (or a job on its own), run it, hand the
-/// responses back to each loop in one go. Ends when every event loop has
-/// dropped its sender.
-fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], shared: &Shared) {
-    let mut outboxes: Vec<Outbox> = remotes.iter().map(|_| Outbox::default()).collect();
+/// responses back to each loop in one go; or take up an event loop that was
+/// left down, and drive it for as long as it is not taken from it. Ends when
+/// every event loop and the watch have dropped their senders.
+pub(crate) fn work(worker: &mut Worker, crew: &Crew) {
+    let shared = &*crew.shared;
     loop {
         shared.idle_workers.fetch_add(1, Ordering::SeqCst);
-        let work = jobs.recv();
+        let work = crew.jobs.recv();
         shared.idle_workers.fetch_sub(1, Ordering::SeqCst);
         let Some(work) = work else {
             return;
@@ -247,10 +351,14 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
         let count = match &work {
             Work::Batch(batch) => batch.len(),
             Work::One(_) => 1,
+            Work::TakeLoop(index) => {
+                crate::drive::drive(*index, worker, crew);
+                continue;
+            }
         };
         shared.queued.fetch_sub(count, Ordering::SeqCst);
         // Taking jobs made room: wake loops that wait for it.
-        shared.stalled_loops.wake(remotes);
+        shared.stalled_loops.wake(&crew.remotes);
         if shared.stopped.load(Ordering::SeqCst) {
             // The loops are gone; the jobs go unrun, their bodies with them.
             match work {
@@ -258,38 +366,15 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
                 Work::Batch(batch) => batch
                     .iter()
                     .for_each(|job| shared.budget.give_back(job.body_share)),
+                Work::TakeLoop(_) => {}
             }
             continue;
         }
-        // One clock read for the batch's `Date`, one pair for its timing.
-        let date = http_date_now();
-        let started = Instant::now();
-        for outbox in &mut outboxes {
-            outbox.begin();
-        }
-        let mut ran = 0u64;
-        let mut serve = |job: Job| {
-            let (conn, seq, loop_index) = (job.conn, job.seq, job.loop_index);
-            // A client that hung up gets no answer: its handler does not run.
-            if remotes.get(loop_index).is_some_and(|r| !r.is_open(conn)) {
-                shared.budget.give_back(job.body_share);
-                return;
-            }
-            ran += 1;
-            let (head_request, http10) = (job.head_request, job.http10);
-            let (response, close) = run(job, handler, shared);
-            let options = EncodeOptions {
-                date_value: Some(date),
-                ..shared.options(head_request, close, http10)
-            };
-            if let Some(outbox) = outboxes.get_mut(loop_index) {
-                outbox.push(conn, seq, close, response, &options);
-            }
-        };
+        let (handler, remotes) = (&*crew.handler, &crew.remotes[..]);
         match work {
-            Work::One(job) => serve(job),
+            Work::One(job) => worker.run_jobs(std::iter::once(job), handler, remotes, shared),
             Work::Batch(mut batch) => {
-                batch.drain(..).for_each(&mut serve);
+                worker.run_jobs(batch.drain(..), handler, remotes, shared);
                 if batch.capacity() <= SPARE_BATCH_MAX {
                     if let Ok(mut spares) = shared.spare_batches.lock() {
                         if spares.len() < SPARE_BATCHES {
@@ -298,19 +383,8 @@ fn work(jobs: &Receiver<Work>, handler: &dyn Handler, remotes: &[Remote<Done>], 
                     }
                 }
             }
+            Work::TakeLoop(_) => {}
         }
-        // Jobs dropped unrun say nothing of the handler's time.
-        if let Some(nanos) = u64::try_from(started.elapsed().as_nanos())
-            .unwrap_or(u64::MAX)
-            .checked_div(ran)
-        {
-            let average = shared.handler_nanos.load(Ordering::Relaxed);
-            shared
-                .handler_nanos
-                .store(average - average / 8 + nanos / 8, Ordering::Relaxed);
-        }
-        for (outbox, remote) in outboxes.iter_mut().zip(remotes) {
-            outbox.send(remote);
-        }
+        worker.send(remotes);
     }
 }

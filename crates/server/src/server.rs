@@ -12,7 +12,7 @@ use reactor::{EventLoop, ListenerOptions, Remote};
 
 use crate::budget::BodyBudget;
 use crate::service::{Done, HttpService, LoopWakes, Shared};
-use crate::{Handler, ServerConfig};
+use crate::{Handler, QuickBatches, ServerConfig};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +138,8 @@ impl ServerBuilder {
         handlers_on_loop: bool,
         /// See [`ServerConfig::batch_workers`].
         batch_workers: bool,
+        /// See [`ServerConfig::quick_batches`].
+        quick_batches: QuickBatches,
     }
 
     fn check(&self) -> Result<(), ServerError> {
@@ -217,6 +219,14 @@ impl ServerBuilder {
             config.workers
         };
         let on_loop = config.handlers_on_loop.then(|| Arc::clone(&handler));
+        let quick_here = !config.handlers_on_loop
+            && match config.quick_batches {
+                QuickBatches::Auto => {
+                    std::thread::available_parallelism().is_ok_and(|n| n.get() == 1)
+                }
+                QuickBatches::Reader => true,
+                QuickBatches::Worker => false,
+            };
         let loops = config.event_loops;
         let max_body = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
         let budget = Arc::new(BodyBudget::new(config.max_body_memory.max(max_body)));
@@ -250,6 +260,8 @@ impl ServerBuilder {
                 stalled: VecDeque::new(),
                 budget_waiters: VecDeque::new(),
                 on_loop: on_loop.clone(),
+                quick_here,
+                quick: Vec::new(),
                 decoders: Vec::new(),
             };
             let (mut event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
@@ -257,29 +269,25 @@ impl ServerBuilder {
             event_loops.push(event_loop);
             remotes.push(remote);
         }
+        // The watch's sender, to hand a loop left down to a worker.
+        let watch_jobs = quick_here.then(|| jobs_tx.clone());
         drop(jobs_tx);
         let remotes = Arc::new(remotes);
         budget.set_remotes(Arc::clone(&remotes));
-        let worker_threads = crate::pool::spawn(
+        let threads = crate::drive::start(
+            event_loops,
             workers,
             jobs_rx,
+            watch_jobs,
             handler,
             Arc::clone(&remotes),
             Arc::clone(&shared),
         )?;
-        let mut loop_threads = Vec::with_capacity(loops);
-        for (i, event_loop) in event_loops.into_iter().enumerate() {
-            let t = std::thread::Builder::new()
-                .name(format!("http-loop-{i}"))
-                .spawn(move || event_loop.run().map(|_| ()))?;
-            loop_threads.push(t);
-        }
         Ok(ServerHandle {
             local_addr,
             remotes,
             shared,
-            loop_threads,
-            worker_threads,
+            threads,
         })
     }
 }
@@ -293,8 +301,8 @@ pub struct ServerHandle {
     local_addr: SocketAddr,
     remotes: Arc<Vec<Remote<Done>>>,
     shared: Arc<Shared>,
-    loop_threads: Vec<JoinHandle<std::io::Result<()>>>,
-    worker_threads: Vec<JoinHandle<()>>,
+    /// Every thread: those that drive the loops, the workers, the watch.
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -349,14 +357,10 @@ impl ServerHandle {
     }
 
     fn join(self) {
-        for t in self.loop_threads {
-            let _ = t.join();
-        }
-        // The loops are gone, and with them every sender of jobs: the workers
+        // Once the last loop ends, with it every sender of jobs, the workers
         // drop what is still queued (its connections are closed) and stop.
-        self.shared.stopped.store(true, Ordering::SeqCst);
         drop(self.remotes);
-        for t in self.worker_threads {
+        for t in self.threads {
             let _ = t.join();
         }
     }

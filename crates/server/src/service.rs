@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http_codec::{
     encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing, Head, HostField,
-    RequestDecoder,
+    RequestDecoder, HTTP_DATE_LEN,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Remote, Service};
@@ -41,6 +41,19 @@ pub(crate) enum Work {
     /// A job on its own, when slow handlers are spread one per worker: it
     /// travels without a vector of its own.
     One(Job),
+    /// Event loop `n` was put down and left for a whole tick of the watch:
+    /// take it up (see [`QuickBatches`](crate::QuickBatches)).
+    TakeLoop(usize),
+}
+
+/// A handler's response on its way to the thread that drives its loop,
+/// which encodes and queues it ([`HttpService::answer`]).
+pub(crate) struct Answer {
+    pub seq: u64,
+    pub response: Response,
+    pub close: bool,
+    pub head_request: bool,
+    pub http10: bool,
 }
 
 /// Encoded responses on their way back: `count` consecutive responses of one
@@ -237,6 +250,12 @@ pub(crate) struct HttpService {
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
     pub on_loop: Option<Arc<dyn Handler>>,
+    /// Whether the thread that drives this loop runs quick batches itself
+    /// ([`QuickBatches`](crate::QuickBatches)).
+    pub quick_here: bool,
+    /// This turn's jobs for the driving thread to run once it has put the
+    /// loop down, when `quick_here` and handlers are quick.
+    pub quick: Vec<Job>,
     /// Decoders no connection is using, lent to a connection while it reads
     /// a request (at most [`SPARE_DECODERS`]). Boxed: a box moves between
     /// this list and a connection, which holds only the pointer.
@@ -329,7 +348,8 @@ impl HttpService {
 
     /// Room left in the worker queue, counting this batch's jobs.
     fn room(&self) -> usize {
-        let queued = self.shared.queued.load(Ordering::SeqCst) + self.pending.len();
+        let queued =
+            self.shared.queued.load(Ordering::SeqCst) + self.pending.len() + self.quick.len();
         self.shared.config.queue_capacity.saturating_sub(queued)
     }
 
@@ -370,9 +390,22 @@ impl HttpService {
         let (seq, head_request, http10) = (job.seq, job.head_request, job.http10);
         let (response, close) = crate::pool::run(job, handler, &self.shared);
         let options = self.shared.options(head_request, close, http10);
+        self.queue_response(conn, seq, response, close, &options);
+    }
+
+    /// Encode a response into the connection's output if it is next, else
+    /// park it encoded.
+    fn queue_response(
+        &self,
+        conn: &mut Conn<'_, HttpConn>,
+        seq: u64,
+        response: Response,
+        close: bool,
+        options: &EncodeOptions,
+    ) {
         if conn.is_closing() || conn.state().next_out != seq {
             let mut bytes = Vec::new();
-            let body = crate::pool::encode(response, &options, &mut bytes);
+            let body = crate::pool::encode(response, options, &mut bytes);
             let done = Done {
                 seq,
                 count: 1,
@@ -383,22 +416,57 @@ impl HttpService {
             self.complete(conn, done);
             return;
         }
-        if let Some(body) = crate::pool::encode(response, &options, conn.output()) {
+        if let Some(body) = crate::pool::encode(response, options, conn.output()) {
             body.queue(conn);
         }
         self.wrote(conn, seq, 1, close);
     }
 
-    /// Send this batch's jobs: to one worker when handlers are quick (one
-    /// wake-up, and the completions come back together), spread over the
-    /// idle workers when they are slow.
+    /// Queue the response to a request of a quick batch that this loop's
+    /// driving thread ran, then go on with the connection as after a
+    /// completion.
+    pub fn answer(
+        &mut self,
+        conn: &mut Conn<'_, HttpConn>,
+        answer: Answer,
+        date: [u8; HTTP_DATE_LEN],
+    ) {
+        let options = EncodeOptions {
+            date_value: Some(date),
+            ..self
+                .shared
+                .options(answer.head_request, answer.close, answer.http10)
+        };
+        self.queue_response(conn, answer.seq, answer.response, answer.close, &options);
+        self.pump(conn);
+        self.arm(conn);
+    }
+
+    /// The jobs the driving thread is to run itself (see `quick`), swapped
+    /// into `into`, which must be empty; its room is kept for the next turn.
+    pub fn take_quick(&mut self, into: &mut Vec<Job>) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(into, &mut self.quick);
+    }
+
+    /// Send this batch's jobs: when handlers are quick, to the thread that
+    /// drives this loop or to one worker (one wake-up, and the completions
+    /// come back together); spread over the idle workers when they are slow.
     fn send_pending(&mut self) {
         let n = self.pending.len();
         if n == 0 {
             return;
         }
-        self.shared.queued.fetch_add(n, Ordering::SeqCst);
         let slow = self.shared.handler_nanos.load(Ordering::Relaxed) > SPREAD_ABOVE_NANOS;
+        if self.quick_here && !slow {
+            if self.quick.is_empty() {
+                std::mem::swap(&mut self.quick, &mut self.pending);
+            } else {
+                self.quick.append(&mut self.pending);
+            }
+            return;
+        }
+        self.shared.queued.fetch_add(n, Ordering::SeqCst);
         let parts = if slow {
             self.shared.idle_workers.load(Ordering::SeqCst).clamp(1, n)
         } else {

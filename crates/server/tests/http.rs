@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{body, echo, fixed, get, hello, post, start, Client};
 use http_types::{Request, ResponseBuilder};
-use server::ServerBuilder;
+use server::{QuickBatches, ServerBuilder};
 
 #[test]
 fn keep_alive_serves_many_requests() {
@@ -829,8 +829,9 @@ fn at_the_connection_cap_new_connections_wait_their_turn() {
     server.shutdown();
 }
 
-/// With handlers on the event loop: keep-alive, pipelining with a close in
-/// the middle, a refused request, a body, and a panicking handler.
+/// With handlers on the event loop, and with quick batches run by the
+/// thread that read them: keep-alive, pipelining with a close in the
+/// middle, a refused request, a body, and a panicking handler.
 #[test]
 fn handlers_on_the_loop_serve_the_same_protocol() {
     let handler = |req: Request| {
@@ -839,7 +840,15 @@ fn handlers_on_the_loop_serve_the_same_protocol() {
         }
         echo(req)
     };
-    let server = start(ServerBuilder::new().handlers_on_loop(true), handler);
+    for builder in [
+        ServerBuilder::new().handlers_on_loop(true),
+        ServerBuilder::new().quick_batches(QuickBatches::Reader),
+    ] {
+        same_protocol(start(builder, handler));
+    }
+}
+
+fn same_protocol(server: server::ServerHandle) {
     let addr = server.local_addr();
     let mut c = Client::connect(addr);
     for i in 0..50 {
@@ -877,6 +886,46 @@ const fn pattern<const N: usize>() -> [u8; N] {
 }
 
 static LARGE_STATIC: [u8; 100_000] = pattern();
+
+/// Quick batches run by the thread that read them: a handler that blocks
+/// keeps that thread, but the event loop it put down is taken up by a
+/// worker, so other connections are still served, and the blocked request
+/// is answered once its handler returns.
+#[test]
+fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    let handler = move |req: Request| {
+        if req.path() == "/block" {
+            let _ = entered_tx.lock().unwrap().send(());
+            // Until released, or until the test ends (and drops `release`).
+            let _ = release_rx.lock().unwrap().recv();
+        }
+        echo(req)
+    };
+    let server = start(
+        ServerBuilder::new().quick_batches(QuickBatches::Reader),
+        handler,
+    );
+    let addr = server.local_addr();
+    let mut blocked = Client::connect(addr);
+    blocked.send(&get("/block"));
+    entered
+        .recv_timeout(common::WAIT)
+        .expect("the handler runs");
+    for i in 0..5 {
+        let mut c = Client::connect(addr);
+        c.send(&get(&format!("/{i}")));
+        assert_eq!(body(&c.response()), format!("/{i} "));
+    }
+    // And a connection opened before, on another request.
+    blocked.send(&get("/after"));
+    release.send(()).unwrap();
+    assert_eq!(body(&blocked.response()), "/block ");
+    assert_eq!(body(&blocked.response()), "/after ");
+    server.shutdown();
+}
 
 /// Large bodies travel on their own (a vector as it is, static bytes by
 /// reference) behind their heads: pipelined among small responses and a

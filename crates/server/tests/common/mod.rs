@@ -38,7 +38,15 @@ pub fn fixed(body: Vec<u8>) -> impl server::Handler {
     }
 }
 
+/// Start a server on a port of the system's choosing, with four workers.
+/// With `SERVER_TESTS_QUICK_BATCHES=reader` in the environment, quick
+/// batches are run by the thread that read them, whatever the number of
+/// CPUs (CI runs the server's tests once more that way).
 pub fn start(builder: ServerBuilder, handler: impl server::Handler) -> ServerHandle {
+    let builder = match std::env::var("SERVER_TESTS_QUICK_BATCHES").as_deref() {
+        Ok("reader") => builder.quick_batches(server::QuickBatches::Reader),
+        _ => builder,
+    };
     builder
         .bind("127.0.0.1:0")
         .workers(4)

@@ -1,0 +1,314 @@
+//! The server's threads, and the event loops they drive.
+//!
+//! Every thread of a server is a worker that may, for a while, drive an
+//! event loop. At start, thread `i` of the first `event_loops` drives loop
+//! `i` and the others wait for jobs. A loop sits in a [`LoopSlot`]: whoever
+//! holds its lock drives it, one thread at a time.
+//!
+//! When handlers are quick and the server runs quick batches where they are
+//! read ([`QuickBatches`](crate::QuickBatches)), the driving thread takes
+//! the jobs of a turn, puts the loop down (unlocks it), runs them, then
+//! takes the loop up again and delivers the responses itself: no wake-up,
+//! no context switch. Handler code never runs while its thread holds a
+//! loop. If the thread cannot take its loop up again, somebody else has
+//! it: the responses go through the loop's completion queue, as a worker's
+//! do, and the thread goes back to waiting for jobs.
+//!
+//! A loop put down must not stay down while a handler blocks. The watch, a
+//! thread of its own, looks at every loop each [`TICK`]; one that has been
+//! down since its last look is handed to an idle worker
+//! ([`Work::TakeLoop`]). When no loop was put down during a tick, the watch
+//! sleeps until one is.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
+
+use http_codec::http_date_now;
+use reactor::{ConnId, EventLoop, Remote};
+
+use crate::pool::{run_each, work, Worker};
+use crate::queue::{Receiver, Sender};
+use crate::service::{Answer, Done, HttpService, Job, Shared, Work};
+use crate::Handler;
+
+/// How often the watch looks at the loops.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+
+type Loop = EventLoop<HttpService>;
+
+/// An event loop, and whether it is down.
+pub(crate) struct LoopSlot {
+    /// `None` once the loop has ended.
+    event_loop: Mutex<Option<Loop>>,
+    /// Counted up each time the loop is put down and each time it is taken
+    /// up again: odd while it is down. Written only under the lock.
+    turns: AtomicU64,
+}
+
+impl LoopSlot {
+    /// Take the loop up, unless another thread holds it.
+    fn take_up(&self) -> Option<MutexGuard<'_, Option<Loop>>> {
+        let guard = match self.event_loop.try_lock() {
+            Ok(guard) => guard,
+            // A thread that panicked while driving left the loop as it was
+            // between two steps; no step of it panics on what a peer sends.
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let turns = self.turns.load(Ordering::SeqCst);
+        if turns % 2 == 1 {
+            self.turns.store(turns + 1, Ordering::SeqCst);
+        }
+        Some(guard)
+    }
+
+    /// Put the loop down for somebody else to take up.
+    fn put_down(&self, guard: MutexGuard<'_, Option<Loop>>, watch: Option<&Watch>) {
+        self.turns.fetch_add(1, Ordering::SeqCst);
+        drop(guard);
+        if let Some(watch) = watch {
+            watch.rouse();
+        }
+    }
+}
+
+/// The thread that makes sure no loop stays down.
+struct Watch {
+    /// Set while the watch sleeps for want of loops put down.
+    parked: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+impl Watch {
+    /// Wake the watch if it sleeps.
+    fn rouse(&self) {
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+}
+
+/// What every thread of a server shares.
+pub(crate) struct Crew {
+    pub jobs: Receiver<Work>,
+    pub handler: Arc<dyn Handler>,
+    pub remotes: Arc<Vec<Remote<Done>>>,
+    pub shared: Arc<Shared>,
+    loops: Vec<LoopSlot>,
+    /// Loops that have not ended.
+    running: AtomicUsize,
+    /// Present when quick batches are run where they are read.
+    watch: Option<Watch>,
+}
+
+impl Crew {
+    /// A loop has ended. After the last, jobs still queued are dropped
+    /// unrun, and the watch stops.
+    fn loop_ended(&self) {
+        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.stopped.store(true, Ordering::SeqCst);
+            if let Some(thread) = self.watch.as_ref().and_then(|w| w.thread.get()) {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// End every loop no thread drives (used when the threads could not
+    /// all start), so that the job queue closes and the threads that did
+    /// start stop.
+    fn abandon(&self) {
+        for slot in &self.loops {
+            let mut guard = slot.event_loop.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.take().is_some() {
+                self.loop_ended();
+            }
+        }
+    }
+}
+
+/// Start the server's threads: one per loop, driving it, `workers` more
+/// waiting for jobs, and the watch if `watch_jobs` is given (a sender on
+/// the job queue, for [`Work::TakeLoop`]).
+pub(crate) fn start(
+    event_loops: Vec<Loop>,
+    workers: usize,
+    jobs: Receiver<Work>,
+    watch_jobs: Option<Sender<Work>>,
+    handler: Arc<dyn Handler>,
+    remotes: Arc<Vec<Remote<Done>>>,
+    shared: Arc<Shared>,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let count = event_loops.len();
+    let crew = Arc::new(Crew {
+        jobs,
+        handler,
+        remotes,
+        shared,
+        loops: event_loops
+            .into_iter()
+            .map(|l| LoopSlot {
+                event_loop: Mutex::new(Some(l)),
+                turns: AtomicU64::new(0),
+            })
+            .collect(),
+        running: AtomicUsize::new(count),
+        watch: watch_jobs.as_ref().map(|_| Watch {
+            parked: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        }),
+    });
+    let mut threads = Vec::with_capacity(count + workers + 1);
+    let started = start_threads(&crew, count, workers, watch_jobs, &mut threads);
+    if let Err(e) = started {
+        crew.abandon();
+        return Err(e);
+    }
+    Ok(threads)
+}
+
+fn start_threads(
+    crew: &Arc<Crew>,
+    loops: usize,
+    workers: usize,
+    watch_jobs: Option<Sender<Work>>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> std::io::Result<()> {
+    if let Some(jobs) = watch_jobs {
+        let c = Arc::clone(crew);
+        let t = std::thread::Builder::new()
+            .name("http-watch".into())
+            .spawn(move || watch(&c, &jobs))?;
+        if let Some(w) = &crew.watch {
+            let _ = w.thread.set(t.thread().clone());
+        }
+        threads.push(t);
+    }
+    for i in 0..workers {
+        let c = Arc::clone(crew);
+        let t = std::thread::Builder::new()
+            .name(format!("http-worker-{i}"))
+            .spawn(move || {
+                if c.shared.config.batch_workers {
+                    // Without it the worker only preempts more eagerly.
+                    let _ = crate::sched::batch_this_thread();
+                }
+                work(&mut Worker::new(c.loops.len()), &c);
+            })?;
+        threads.push(t);
+    }
+    for i in 0..loops {
+        let c = Arc::clone(crew);
+        let t = std::thread::Builder::new()
+            .name(format!("http-loop-{i}"))
+            .spawn(move || {
+                let mut worker = Worker::new(c.loops.len());
+                drive(i, &mut worker, &c);
+                // Its loop driven by another now (or ended): a worker.
+                work(&mut worker, &c);
+            })?;
+        threads.push(t);
+    }
+    Ok(())
+}
+
+/// Take up loop `index` and drive it until another thread takes it or it
+/// ends. Returns at once if another thread holds it.
+pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
+    let Some(slot) = crew.loops.get(index) else {
+        return;
+    };
+    let Some(mut guard) = slot.take_up() else {
+        return;
+    };
+    let mut quick: Vec<Job> = Vec::new();
+    let mut answers: Vec<(ConnId, Answer)> = Vec::new();
+    let (handler, remotes, shared) = (&*crew.handler, &crew.remotes[..], &*crew.shared);
+    loop {
+        let Some(event_loop) = guard.as_mut() else {
+            return;
+        };
+        event_loop.service_mut().take_quick(&mut quick);
+        if !quick.is_empty() {
+            slot.put_down(guard, crew.watch.as_ref());
+            let date = http_date_now();
+            run_each(
+                quick.drain(..),
+                handler,
+                remotes,
+                shared,
+                |conn, _, answer| {
+                    answers.push((conn, answer));
+                },
+            );
+            let Some(again) = slot.take_up() else {
+                worker.send_answers(index, answers.drain(..), date, remotes, shared);
+                return;
+            };
+            guard = again;
+            match guard.as_mut() {
+                Some(event_loop) => event_loop.visit_each(answers.drain(..), |service, conn, a| {
+                    service.answer(conn, a, date);
+                }),
+                // Ended meanwhile: its connections are closed.
+                None => answers.clear(),
+            }
+            continue;
+        }
+        match event_loop.turn() {
+            Ok(true) => {}
+            // An error of the poll itself ends the loop as a shutdown does.
+            Ok(false) | Err(_) => {
+                if let Some(event_loop) = guard.take() {
+                    drop(event_loop.finish());
+                }
+                drop(guard);
+                crew.loop_ended();
+                return;
+            }
+        }
+    }
+}
+
+/// The watch: every [`TICK`], hand each loop that has been down since the
+/// last look to an idle worker; sleep while no loop is put down.
+fn watch(crew: &Crew, jobs: &Sender<Work>) {
+    let Some(w) = &crew.watch else {
+        return;
+    };
+    let turns = |slot: &LoopSlot| slot.turns.load(Ordering::SeqCst);
+    let mut seen: Vec<u64> = crew.loops.iter().map(turns).collect();
+    // The last `turns` a loop was handed over at (odd; none yet), so that a
+    // loop no worker has taken yet is not handed over again and again.
+    let mut asked: Vec<u64> = vec![0; crew.loops.len()];
+    while crew.running.load(Ordering::SeqCst) > 0 {
+        std::thread::sleep(TICK);
+        let mut active = false;
+        for (i, slot) in crew.loops.iter().enumerate() {
+            let now = turns(slot);
+            if now != seen[i] {
+                seen[i] = now;
+                active = true;
+            } else if now % 2 == 1 {
+                active = true;
+                if asked[i] != now {
+                    asked[i] = now;
+                    jobs.send(Work::TakeLoop(i));
+                }
+            }
+        }
+        if !active {
+            w.parked.store(true, Ordering::SeqCst);
+            // A loop put down after the look above finds `parked` set and
+            // unparks; one put down before it is seen here.
+            let quiet = crew.loops.iter().zip(&seen).all(|(s, &t)| turns(s) == t);
+            if quiet && crew.running.load(Ordering::SeqCst) > 0 {
+                std::thread::park();
+            }
+            w.parked.store(false, Ordering::SeqCst);
+        }
+    }
+}
