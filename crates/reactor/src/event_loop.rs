@@ -711,6 +711,15 @@ impl<S: Service> EventLoop<S> {
         self.flush_dirty(now);
     }
 
+    /// Let the service hand out work and wake connections, and write what
+    /// is queued, as at the end of a turn: for a thread that has just taken
+    /// the loop over from another.
+    pub fn end_turn(&mut self) {
+        let now = Instant::now();
+        self.end_of_batch(now);
+        self.flush_dirty(now);
+    }
+
     /// The service, between turns.
     pub fn service_mut(&mut self) -> &mut S {
         &mut self.service

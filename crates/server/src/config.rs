@@ -158,7 +158,9 @@ pub struct ServerConfig {
 /// it runs the batch, a watch thread looks at each loop every millisecond;
 /// a loop left down for a whole tick is taken up by an idle worker, so a
 /// handler that blocks holds up its own batch, never the loop's other
-/// connections for more than about two milliseconds.
+/// connections for more than about two milliseconds. A thread runs a batch
+/// itself only while some worker is idle; otherwise the batch waits in the
+/// worker queue, and the thread goes on driving its loop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum QuickBatches {
     /// [`Reader`](Self::Reader) where the process may use only one CPU

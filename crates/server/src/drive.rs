@@ -47,9 +47,25 @@ pub(crate) struct LoopSlot {
     turns: AtomicU64,
 }
 
+/// A loop taken up by this thread. Should the thread panic while it holds
+/// it, the loop ends (its connections close, its sender of jobs goes)
+/// rather than stay in its slot with nobody to drive it.
+struct Held<'a> {
+    guard: MutexGuard<'a, Option<Loop>>,
+    crew: &'a Crew,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.guard.take().is_some() {
+            self.crew.loop_ended();
+        }
+    }
+}
+
 impl LoopSlot {
     /// Take the loop up, unless another thread holds it.
-    fn take_up(&self) -> Option<MutexGuard<'_, Option<Loop>>> {
+    fn take_up<'a>(&'a self, crew: &'a Crew) -> Option<Held<'a>> {
         let guard = match self.event_loop.try_lock() {
             Ok(guard) => guard,
             // A thread that panicked while driving left the loop as it was
@@ -61,13 +77,13 @@ impl LoopSlot {
         if turns % 2 == 1 {
             self.turns.store(turns + 1, Ordering::SeqCst);
         }
-        Some(guard)
+        Some(Held { guard, crew })
     }
 
     /// Put the loop down for somebody else to take up.
-    fn put_down(&self, guard: MutexGuard<'_, Option<Loop>>, watch: Option<&Watch>) {
+    fn put_down(&self, held: Held<'_>, watch: Option<&Watch>) {
         self.turns.fetch_add(1, Ordering::SeqCst);
-        drop(guard);
+        drop(held);
         if let Some(watch) = watch {
             watch.rouse();
         }
@@ -117,10 +133,13 @@ impl Crew {
         }
     }
 
-    /// End every loop no thread drives (used when the threads could not
-    /// all start), so that the job queue closes and the threads that did
-    /// start stop.
+    /// End every loop (used when the threads could not all start): those
+    /// driven end at their next turn, the others here, so that the job queue
+    /// closes and the threads that did start stop.
     fn abandon(&self) {
+        for remote in self.remotes.iter() {
+            remote.shutdown_now();
+        }
         for slot in &self.loops {
             let mut guard = slot.event_loop.lock().unwrap_or_else(|p| p.into_inner());
             if guard.take().is_some() {
@@ -221,19 +240,24 @@ pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
     let Some(slot) = crew.loops.get(index) else {
         return;
     };
-    let Some(mut guard) = slot.take_up() else {
+    let Some(mut held) = slot.take_up(crew) else {
         return;
     };
     let mut quick: Vec<Job> = Vec::new();
     let mut answers: Vec<(ConnId, Answer)> = Vec::new();
     let (handler, remotes, shared) = (&*crew.handler, &crew.remotes[..], &*crew.shared);
+    // Taken over from a thread still in a handler: hand out what its loop
+    // holds back (connections waiting for room) before waiting on events.
+    if let Some(event_loop) = held.guard.as_mut() {
+        event_loop.end_turn();
+    }
     loop {
-        let Some(event_loop) = guard.as_mut() else {
+        let Some(event_loop) = held.guard.as_mut() else {
             return;
         };
         event_loop.service_mut().take_quick(&mut quick);
         if !quick.is_empty() {
-            slot.put_down(guard, crew.watch.as_ref());
+            slot.put_down(held, crew.watch.as_ref());
             let date = http_date_now();
             run_each(
                 quick.drain(..),
@@ -244,12 +268,12 @@ pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
                     answers.push((conn, answer));
                 },
             );
-            let Some(again) = slot.take_up() else {
+            let Some(again) = slot.take_up(crew) else {
                 worker.send_answers(index, answers.drain(..), date, remotes, shared);
                 return;
             };
-            guard = again;
-            match guard.as_mut() {
+            held = again;
+            match held.guard.as_mut() {
                 Some(event_loop) => event_loop.visit_each(answers.drain(..), |service, conn, a| {
                     service.answer(conn, a, date);
                 }),
@@ -262,10 +286,15 @@ pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
             Ok(true) => {}
             // An error of the poll itself ends the loop as a shutdown does.
             Ok(false) | Err(_) => {
-                if let Some(event_loop) = guard.take() {
+                if let Some(mut event_loop) = held.guard.take() {
+                    // Jobs the last turn left for this thread go unrun.
+                    event_loop.service_mut().take_quick(&mut quick);
+                    for job in quick.drain(..) {
+                        shared.budget.give_back(job.body_share);
+                    }
                     drop(event_loop.finish());
                 }
-                drop(guard);
+                drop(held);
                 crew.loop_ended();
                 return;
             }
@@ -296,7 +325,8 @@ fn watch(crew: &Crew, jobs: &Sender<Work>) {
                 active = true;
                 if asked[i] != now {
                     asked[i] = now;
-                    jobs.send(Work::TakeLoop(i));
+                    // Ahead of queued jobs: the next worker free takes it.
+                    jobs.send_front(Work::TakeLoop(i));
                 }
             }
         }

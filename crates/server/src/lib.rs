@@ -1,8 +1,9 @@
 //! HTTP/1.1 over the reactor: the part of mini-async-http that serves.
 //!
 //! - [`Handler`]: the application, any `Fn(Request) -> Response + Send + Sync`.
-//!   It runs on a pool of worker threads, never on the event loop, so it may
-//!   block.
+//!   It runs on the server's threads, never on one while it drives an event
+//!   loop, so it may block (see [`QuickBatches`] for how a thread puts its
+//!   loop down to run a quick batch itself).
 //! - [`ServerBuilder`] and [`ServerConfig`]: every setting, with defaults.
 //! - [`ServerHandle`]: the bound address, immediate or graceful shutdown.
 //!

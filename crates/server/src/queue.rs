@@ -39,8 +39,12 @@ impl<T> Queue<T> {
 impl<T> Inner<T> {
     /// Add an item; whether a receiver must be woken for it (one is asleep
     /// and not yet woken), counted as woken.
-    fn push(&mut self, item: T) -> bool {
-        self.items.push_back(item);
+    fn push(&mut self, item: T, front: bool) -> bool {
+        if front {
+            self.items.push_front(item);
+        } else {
+            self.items.push_back(item);
+        }
         let wake = self.sleeping > self.woken;
         if wake {
             self.woken += 1;
@@ -75,7 +79,15 @@ impl<T> Sender<T> {
     /// it sleeps again, so an item sent while all sleepers are being woken
     /// is taken by one of them.
     pub fn send(&self, item: T) {
-        let wake = self.0.lock().push(item);
+        let wake = self.0.lock().push(item, false);
+        if wake {
+            self.0.ready.notify_one();
+        }
+    }
+
+    /// [`send`](Self::send), but ahead of the items already queued.
+    pub fn send_front(&self, item: T) {
+        let wake = self.0.lock().push(item, true);
         if wake {
             self.0.ready.notify_one();
         }
@@ -133,6 +145,17 @@ impl<T> Clone for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_item_sent_to_the_front_overtakes_those_queued() {
+        let (tx, rx) = queue();
+        tx.send(1);
+        tx.send(2);
+        tx.send_front(0);
+        drop(tx);
+        let got: Vec<i32> = std::iter::from_fn(|| rx.recv()).collect();
+        assert_eq!(got, [0, 1, 2]);
+    }
 
     #[test]
     fn items_arrive_in_order_and_the_last_sender_closes() {
@@ -217,7 +240,7 @@ mod tests {
             );
             std::thread::yield_now();
         };
-        let wakes: Vec<bool> = (0..4).map(|i| inner.push(i)).collect();
+        let wakes: Vec<bool> = (0..4).map(|i| inner.push(i, false)).collect();
         assert_eq!(wakes, [true, true, false, false]);
         drop(inner);
         tx.0.ready.notify_one();

@@ -458,7 +458,9 @@ impl HttpService {
             return;
         }
         let slow = self.shared.handler_nanos.load(Ordering::Relaxed) > SPREAD_ABOVE_NANOS;
-        if self.quick_here && !slow {
+        // Run here only while a worker is free to take the loop up should
+        // a handler block.
+        if self.quick_here && !slow && self.shared.idle_workers.load(Ordering::Relaxed) > 0 {
             if self.quick.is_empty() {
                 std::mem::swap(&mut self.quick, &mut self.pending);
             } else {

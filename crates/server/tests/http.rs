@@ -927,6 +927,54 @@ fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
     server.shutdown();
 }
 
+/// With one worker, quick batches run where they are read: while the
+/// first thread is in a handler and the worker drives the loop it took
+/// over, the worker does not put the loop down for another batch (nobody
+/// would be free to take it up), so the loop goes on answering what needs
+/// no handler, and the second request waits for a thread as in a full pool.
+#[test]
+fn a_loop_is_not_put_down_while_no_worker_is_free() {
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let entered_tx = Mutex::new(entered_tx);
+    let handler = move |req: Request| {
+        if req.path() == "/block" {
+            let _ = entered_tx.lock().unwrap().send(());
+            // Until released, or until the test ends (and drops `release`).
+            let _ = release_rx.lock().unwrap().recv();
+        }
+        echo(req)
+    };
+    let server = ServerBuilder::new()
+        .bind("127.0.0.1:0")
+        .workers(1)
+        .quick_batches(QuickBatches::Reader)
+        .start(handler)
+        .expect("server starts");
+    let addr = server.local_addr();
+    let refused = || {
+        let mut c = Client::connect(addr);
+        c.send(b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(c.response().status().as_u16(), 400, "no Host");
+    };
+    let mut first = Client::connect(addr);
+    first.send(&get("/block"));
+    entered
+        .recv_timeout(common::WAIT)
+        .expect("the handler runs");
+    refused();
+    let mut second = Client::connect(addr);
+    second.send(&get("/block"));
+    refused();
+    refused();
+    release.send(()).unwrap();
+    release.send(()).unwrap();
+    assert_eq!(body(&first.response()), "/block ");
+    assert_eq!(body(&second.response()), "/block ");
+    server.shutdown();
+}
+
 /// Large bodies travel on their own (a vector as it is, static bytes by
 /// reference) behind their heads: pipelined among small responses and a
 /// `HEAD`, to a client with a small receive window (so writes stop part-way
