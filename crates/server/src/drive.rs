@@ -197,41 +197,40 @@ fn start_threads(
     threads: &mut Vec<JoinHandle<()>>,
 ) -> std::io::Result<()> {
     if let Some(jobs) = watch_jobs {
-        let c = Arc::clone(crew);
-        let t = std::thread::Builder::new()
-            .name("http-watch".into())
-            .spawn(move || watch(&c, &jobs))?;
+        let t = spawn(crew, "http-watch".into(), move |c| watch(c, &jobs))?;
         if let Some(w) = &crew.watch {
             let _ = w.thread.set(t.thread().clone());
         }
         threads.push(t);
     }
     for i in 0..workers {
-        let c = Arc::clone(crew);
-        let t = std::thread::Builder::new()
-            .name(format!("http-worker-{i}"))
-            .spawn(move || {
-                if c.shared.config.batch_workers {
-                    // Without it the worker only preempts more eagerly.
-                    let _ = crate::sched::batch_this_thread();
-                }
-                work(&mut Worker::new(c.loops.len()), &c);
-            })?;
-        threads.push(t);
+        threads.push(spawn(crew, format!("http-worker-{i}"), |c| {
+            if c.shared.config.batch_workers {
+                // Without it the worker only preempts more eagerly.
+                let _ = crate::sched::batch_this_thread();
+            }
+            work(&mut Worker::new(c.loops.len()), c);
+        })?);
     }
     for i in 0..loops {
-        let c = Arc::clone(crew);
-        let t = std::thread::Builder::new()
-            .name(format!("http-loop-{i}"))
-            .spawn(move || {
-                let mut worker = Worker::new(c.loops.len());
-                drive(i, &mut worker, &c);
-                // Its loop driven by another now (or ended): a worker.
-                work(&mut worker, &c);
-            })?;
-        threads.push(t);
+        threads.push(spawn(crew, format!("http-loop-{i}"), move |c| {
+            let mut worker = Worker::new(c.loops.len());
+            drive(i, &mut worker, c);
+            // Its loop driven by another now (or ended): a worker.
+            work(&mut worker, c);
+        })?);
     }
     Ok(())
+}
+
+/// Start a thread called `name` that runs `f` with the crew.
+fn spawn(
+    crew: &Arc<Crew>,
+    name: String,
+    f: impl FnOnce(&Crew) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    let c = Arc::clone(crew);
+    std::thread::Builder::new().name(name).spawn(move || f(&c))
 }
 
 /// Take up loop `index` and drive it until another thread takes it or it

@@ -887,23 +887,34 @@ const fn pattern<const N: usize>() -> [u8; N] {
 
 static LARGE_STATIC: [u8; 100_000] = pattern();
 
-/// Quick batches run by the thread that read them: a handler that blocks
-/// keeps that thread, but the event loop it put down is taken up by a
-/// worker, so other connections are still served, and the blocked request
-/// is answered once its handler returns.
-#[test]
-fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
+/// [`echo`], except that `/block` first says it has begun (on the first
+/// receiver) and then waits for a release (on the sender), or for the test
+/// to end and drop the sender.
+fn blocking_echo() -> (
+    impl server::Handler,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
     let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
     let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
     let handler = move |req: Request| {
         if req.path() == "/block" {
             let _ = entered_tx.lock().unwrap().send(());
-            // Until released, or until the test ends (and drops `release`).
             let _ = release_rx.lock().unwrap().recv();
         }
         echo(req)
     };
+    (handler, entered, release)
+}
+
+/// Quick batches run by the thread that read them: a handler that blocks
+/// keeps that thread, but the event loop it put down is taken up by a
+/// worker, so other connections are still served, and the blocked request
+/// is answered once its handler returns.
+#[test]
+fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
+    let (handler, entered, release) = blocking_echo();
     let server = start(
         ServerBuilder::new().quick_batches(QuickBatches::Reader),
         handler,
@@ -934,18 +945,7 @@ fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
 /// no handler, and the second request waits for a thread as in a full pool.
 #[test]
 fn a_loop_is_not_put_down_while_no_worker_is_free() {
-    let (release, release_rx) = std::sync::mpsc::channel::<()>();
-    let release_rx = Mutex::new(release_rx);
-    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
-    let entered_tx = Mutex::new(entered_tx);
-    let handler = move |req: Request| {
-        if req.path() == "/block" {
-            let _ = entered_tx.lock().unwrap().send(());
-            // Until released, or until the test ends (and drops `release`).
-            let _ = release_rx.lock().unwrap().recv();
-        }
-        echo(req)
-    };
+    let (handler, entered, release) = blocking_echo();
     let server = ServerBuilder::new()
         .bind("127.0.0.1:0")
         .workers(1)
