@@ -19,6 +19,10 @@
 //! down since its last look is handed to an idle worker
 //! ([`Work::TakeLoop`]). When no loop was put down during a tick, the watch
 //! sleeps until one is.
+//!
+//! With [`batch_workers`](crate::ServerConfig::batch_workers), a thread is
+//! in the batch class while it waits for and runs jobs, and in the default
+//! class while it drives a loop.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
@@ -205,11 +209,9 @@ fn start_threads(
     }
     for i in 0..workers {
         threads.push(spawn(crew, format!("http-worker-{i}"), |c| {
-            if c.shared.config.batch_workers {
-                // Without it the worker only preempts more eagerly.
-                let _ = crate::sched::batch_this_thread();
-            }
-            work(&mut Worker::new(c.loops.len()), c);
+            let mut worker = Worker::new(c.loops.len());
+            worker.driving(false, &c.shared);
+            work(&mut worker, c);
         })?);
     }
     for i in 0..loops {
@@ -239,9 +241,22 @@ pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
     let Some(slot) = crew.loops.get(index) else {
         return;
     };
-    let Some(mut held) = slot.take_up(crew) else {
+    let Some(held) = slot.take_up(crew) else {
         return;
     };
+    worker.driving(true, &crew.shared);
+    drive_held(index, slot, held, worker, crew);
+    worker.driving(false, &crew.shared);
+}
+
+/// [`drive`], once the loop is taken up.
+fn drive_held<'a>(
+    index: usize,
+    slot: &'a LoopSlot,
+    mut held: Held<'a>,
+    worker: &mut Worker,
+    crew: &'a Crew,
+) {
     let mut quick: Vec<Job> = Vec::new();
     let mut answers: Vec<(ConnId, Answer)> = Vec::new();
     let (handler, remotes, shared) = (&*crew.handler, &crew.remotes[..], &*crew.shared);

@@ -251,6 +251,9 @@ pub(crate) fn run_each(
 /// loop.
 pub(crate) struct Worker {
     outboxes: Vec<Outbox>,
+    /// This thread was moved to the batch class (see
+    /// [`driving`](Self::driving)).
+    batched: bool,
 }
 
 impl Worker {
@@ -258,6 +261,24 @@ impl Worker {
     pub fn new(loops: usize) -> Worker {
         Worker {
             outboxes: (0..loops).map(|_| Outbox::default()).collect(),
+            batched: false,
+        }
+    }
+
+    /// This thread begins to drive an event loop (`true`) or goes back to
+    /// running jobs. With [`batch_workers`](crate::ServerConfig::batch_workers),
+    /// threads that run jobs are in the batch class and the thread that
+    /// drives a loop is in the default class, whichever thread that is.
+    pub fn driving(&mut self, driving: bool, shared: &Shared) {
+        if !shared.config.batch_workers {
+            return;
+        }
+        if driving {
+            if std::mem::take(&mut self.batched) {
+                crate::sched::normal_this_thread();
+            }
+        } else if !self.batched {
+            self.batched = crate::sched::batch_this_thread();
         }
     }
 

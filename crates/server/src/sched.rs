@@ -16,23 +16,30 @@
 #![allow(unsafe_code)]
 
 /// Put the calling thread in `SCHED_BATCH` if it is in the default class.
-/// Returns whether it is in `SCHED_BATCH` now; where the class does not
-/// exist this does nothing and returns false.
+/// Returns whether it moved it; where the class does not exist this does
+/// nothing and returns false.
 #[cfg(target_os = "linux")]
 pub(crate) fn batch_this_thread() -> bool {
-    match policy_of_this_thread() {
-        Some(libc::SCHED_BATCH) => true,
-        Some(libc::SCHED_OTHER) => {
-            let param = libc::sched_param { sched_priority: 0 };
-            // SAFETY: `pthread_self` names the calling thread, which is alive
-            // for the whole call; `param` is a valid, initialised value that
-            // the call only reads, and it outlives the call.
-            unsafe {
-                libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_BATCH, &param) == 0
-            }
-        }
-        _ => false,
+    policy_of_this_thread() == Some(libc::SCHED_OTHER) && set_policy(libc::SCHED_BATCH)
+}
+
+/// Put the calling thread back in the default class, after
+/// [`batch_this_thread`] moved it.
+#[cfg(target_os = "linux")]
+pub(crate) fn normal_this_thread() {
+    if policy_of_this_thread() == Some(libc::SCHED_BATCH) {
+        set_policy(libc::SCHED_OTHER);
     }
+}
+
+/// Set the calling thread's policy (at priority 0); returns whether it did.
+#[cfg(target_os = "linux")]
+fn set_policy(policy: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `pthread_self` names the calling thread, which is alive for
+    // the whole call; `param` is a valid, initialised value that the call
+    // only reads, and it outlives the call.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), policy, &param) == 0 }
 }
 
 /// The calling thread's scheduling policy.
@@ -53,17 +60,25 @@ pub(crate) fn batch_this_thread() -> bool {
     false
 }
 
+/// Put the calling thread back in the default class: nothing to do here.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn normal_this_thread() {}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_thread_in_the_default_class_moves_to_the_batch_class_alone() {
+    fn a_thread_in_the_default_class_moves_to_the_batch_class_alone_and_back() {
         let before = policy_of_this_thread();
-        let (moved, after) = std::thread::spawn(|| {
+        let (moved, after, back) = std::thread::spawn(|| {
             let started = policy_of_this_thread();
             let moved = batch_this_thread();
-            (moved, (started, policy_of_this_thread()))
+            let now = policy_of_this_thread();
+            if moved {
+                normal_this_thread();
+            }
+            (moved, (started, now), policy_of_this_thread())
         })
         .join()
         .unwrap();
@@ -72,9 +87,14 @@ mod tests {
             (Some(libc::SCHED_OTHER), now) => {
                 assert!(moved);
                 assert_eq!(now, Some(libc::SCHED_BATCH));
+                assert_eq!(back, Some(libc::SCHED_OTHER));
             }
             // Run under another class (say `chrt`): left as it was.
-            (started, now) => assert_eq!(now, started),
+            (started, now) => {
+                assert!(!moved);
+                assert_eq!(now, started);
+                assert_eq!(back, started);
+            }
         }
         // Only the calling thread changed, not the one that spawned it.
         assert_eq!(policy_of_this_thread(), before);

@@ -237,7 +237,7 @@ impl ServerBuilder {
             stopped: AtomicBool::new(false),
             queued: std::sync::atomic::AtomicUsize::new(0),
             idle_workers: std::sync::atomic::AtomicUsize::new(0),
-            handler_nanos: std::sync::atomic::AtomicU64::new(0),
+            handler_nanos: std::sync::atomic::AtomicU64::new(crate::service::FIRST_HANDLER_NANOS),
             budget: Arc::clone(&budget),
             held_output: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             spare_batches: std::sync::Mutex::new(Vec::new()),

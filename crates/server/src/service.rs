@@ -38,7 +38,7 @@ pub(crate) struct Job {
 pub(crate) enum Work {
     /// Jobs one worker runs in turn.
     Batch(Vec<Job>),
-    /// A job on its own, when slow handlers are spread one per worker: it
+    /// A job on its own (handlers are slow, or the batch is one job): it
     /// travels without a vector of its own.
     One(Job),
     /// Event loop `n` was put down and left for a whole tick of the watch:
@@ -179,9 +179,15 @@ pub(crate) const SPARE_BATCHES: usize = 8;
 /// A job vector larger than this is freed rather than kept.
 pub(crate) const SPARE_BATCH_MAX: usize = 1024;
 
-/// Above this average handler time a batch is spread over the idle workers;
-/// below it, one worker takes the whole batch (one wake-up, one hand-back).
+/// Above this average handler time a batch's jobs go to the workers one by
+/// one; below it, one worker takes the whole batch (one wake-up, one
+/// hand-back).
 const SPREAD_ABOVE_NANOS: u64 = 50_000;
+/// The handlers' average time before any has run: just slow enough for the
+/// first batch's jobs to go to the workers one by one, so that a handler
+/// that blocks from the first request on does not hold up a whole batch.
+/// One batch of quick handlers brings the average under the line.
+pub(crate) const FIRST_HANDLER_NANOS: u64 = SPREAD_ABOVE_NANOS + 1;
 
 impl Shared {
     /// Encoding options for a response to a request with these properties.
@@ -451,7 +457,8 @@ impl HttpService {
 
     /// Send this batch's jobs: when handlers are quick, to the thread that
     /// drives this loop or to one worker (one wake-up, and the completions
-    /// come back together); spread over the idle workers when they are slow.
+    /// come back together); one by one when they are slow, so that each
+    /// goes to the next worker free.
     fn send_pending(&mut self) {
         let n = self.pending.len();
         if n == 0 {
@@ -469,14 +476,9 @@ impl HttpService {
             return;
         }
         self.shared.queued.fetch_add(n, Ordering::SeqCst);
-        let parts = if slow {
-            self.shared.idle_workers.load(Ordering::SeqCst).clamp(1, n)
-        } else {
-            1
-        };
-        if parts == n {
-            // One job per worker: each goes on its own, and this batch's
-            // vector stays here for the next one, so no vector is allocated.
+        if slow || n == 1 {
+            // Each job on its own, and this batch's vector stays here for
+            // the next one, so no vector is allocated.
             for job in self.pending.drain(..) {
                 self.jobs.send(Work::One(job));
             }
@@ -488,13 +490,7 @@ impl HttpService {
             .lock()
             .ok()
             .and_then(|mut spares| spares.pop());
-        let mut jobs = std::mem::replace(&mut self.pending, spare.unwrap_or_default());
-        let size = n.div_ceil(parts);
-        while jobs.len() > size {
-            let rest = jobs.split_off(size);
-            self.jobs.send(Work::Batch(jobs));
-            jobs = rest;
-        }
+        let jobs = std::mem::replace(&mut self.pending, spare.unwrap_or_default());
         self.jobs.send(Work::Batch(jobs));
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{body, echo, fixed, get, hello, post, start, Client};
+use common::{blocking_echo, body, echo, fixed, get, hello, post, start, warm_up, Client};
 use http_types::{Request, ResponseBuilder};
 use server::{QuickBatches, ServerBuilder};
 
@@ -887,25 +887,35 @@ const fn pattern<const N: usize>() -> [u8; N] {
 
 static LARGE_STATIC: [u8; 100_000] = pattern();
 
-/// [`echo`], except that `/block` first says it has begun (on the first
-/// receiver) and then waits for a release (on the sender), or for the test
-/// to end and drop the sender.
-fn blocking_echo() -> (
-    impl server::Handler,
-    std::sync::mpsc::Receiver<()>,
-    std::sync::mpsc::Sender<()>,
-) {
-    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+/// Before any handler has run, the server takes handlers for slow: the
+/// first batch's jobs go to the workers one by one, so a handler that
+/// blocks from the first request on does not hold up the requests read
+/// with it.
+#[test]
+fn the_first_batch_goes_to_the_workers_job_by_job() {
+    let (ran_tx, ran) = std::sync::mpsc::channel::<()>();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
-    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    let (ran_tx, release_rx) = (Mutex::new(ran_tx), Mutex::new(release_rx));
     let handler = move |req: Request| {
-        if req.path() == "/block" {
-            let _ = entered_tx.lock().unwrap().send(());
-            let _ = release_rx.lock().unwrap().recv();
+        match req.path() {
+            "/block" => {
+                let _ = release_rx.lock().unwrap().recv_timeout(common::WAIT);
+            }
+            _ => {
+                let _ = ran_tx.lock().unwrap().send(());
+            }
         }
         echo(req)
     };
-    (handler, entered, release)
+    let server = start(ServerBuilder::new().workers(2), handler);
+    let mut c = Client::connect(server.local_addr());
+    c.send(&[get("/block"), get("/other")].concat());
+    let other_ran = ran.recv_timeout(common::WAIT);
+    release.send(()).unwrap();
+    assert!(other_ran.is_ok(), "the second request waited for the first");
+    assert_eq!(body(&c.response()), "/block ");
+    assert_eq!(body(&c.response()), "/other ");
+    server.shutdown();
 }
 
 /// Quick batches run by the thread that read them: a handler that blocks
@@ -920,6 +930,7 @@ fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
         handler,
     );
     let addr = server.local_addr();
+    warm_up(addr);
     let mut blocked = Client::connect(addr);
     blocked.send(&get("/block"));
     entered
@@ -953,6 +964,7 @@ fn a_loop_is_not_put_down_while_no_worker_is_free() {
         .start(handler)
         .expect("server starts");
     let addr = server.local_addr();
+    warm_up(addr);
     let refused = || {
         let mut c = Client::connect(addr);
         c.send(b"GET / HTTP/1.1\r\n\r\n");

@@ -141,3 +141,38 @@ pub fn post(path: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// [`echo`], except that `/block` first says it has begun (on the first
+/// receiver) and then waits for a release (on the sender), or for the test
+/// to end and drop the sender.
+pub fn blocking_echo() -> (
+    impl server::Handler,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (
+        std::sync::Mutex::new(entered_tx),
+        std::sync::Mutex::new(release_rx),
+    );
+    let handler = move |req: Request| {
+        if req.path() == "/block" {
+            let _ = entered_tx.lock().unwrap().send(());
+            let _ = release_rx.lock().unwrap().recv();
+        }
+        echo(req)
+    };
+    (handler, entered, release)
+}
+
+/// Requests whose handlers are quick, one after another, until the server
+/// takes its handlers for quick (it takes them for slow before any has
+/// run).
+pub fn warm_up(addr: std::net::SocketAddr) {
+    let mut c = Client::connect(addr);
+    for i in 0..8 {
+        c.send(&get(&format!("/warm{i}")));
+        assert_eq!(body(&c.response()), format!("/warm{i} "));
+    }
+}
