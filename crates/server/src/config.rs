@@ -139,8 +139,11 @@ pub struct ServerConfig {
     /// to block or for the next scheduler tick; turn this off if handlers
     /// must start within microseconds while other threads keep the CPUs
     /// busy. Only workers in the default class move (a process run under a
-    /// real-time or idle class keeps it), and threads a handler spawns
-    /// inherit the class. Elsewhere than Linux this setting does nothing.
+    /// real-time or idle class keeps it), and a worker that takes an event
+    /// loop over moves back while it drives it, so the driving thread is
+    /// in the default class whichever thread it is. Threads a handler
+    /// spawns inherit the class. Elsewhere than Linux this setting does
+    /// nothing.
     pub batch_workers: bool,
     /// Who runs a batch of requests while handlers are quick. Default:
     /// [`QuickBatches::Auto`].

@@ -21,8 +21,9 @@
 //! sleeps until one is.
 //!
 //! With [`batch_workers`](crate::ServerConfig::batch_workers), a thread is
-//! in the batch class while it waits for and runs jobs, and in the default
-//! class while it drives a loop.
+//! in the batch class while it waits for and runs jobs from the queue, and
+//! in the default class while it drives a loop, quick batches it runs
+//! itself included.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
@@ -219,6 +220,7 @@ fn start_threads(
             let mut worker = Worker::new(c.loops.len());
             drive(i, &mut worker, c);
             // Its loop driven by another now (or ended): a worker.
+            worker.driving(false, &c.shared);
             work(&mut worker, c);
         })?);
     }

@@ -34,7 +34,8 @@
 //! # Ok::<(), server::ServerError>(())
 //! ```
 #![deny(missing_docs)]
-// One `unsafe` call, in `sched.rs`: a worker putting itself in SCHED_BATCH.
+// The one `unsafe`, in `sched.rs`: a thread moving itself between SCHED_BATCH
+// and the default class.
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

@@ -266,16 +266,17 @@ impl Worker {
     }
 
     /// This thread begins to drive an event loop (`true`) or goes back to
-    /// running jobs. With [`batch_workers`](crate::ServerConfig::batch_workers),
-    /// threads that run jobs are in the batch class and the thread that
-    /// drives a loop is in the default class, whichever thread that is.
+    /// waiting for jobs. With [`batch_workers`](crate::ServerConfig::batch_workers),
+    /// threads that wait for and run jobs from the queue are in the batch
+    /// class, and the thread that drives a loop (with the quick batches it
+    /// runs itself) is in the default class, whichever thread that is.
     pub fn driving(&mut self, driving: bool, shared: &Shared) {
         if !shared.config.batch_workers {
             return;
         }
         if driving {
-            if std::mem::take(&mut self.batched) {
-                crate::sched::normal_this_thread();
+            if self.batched && crate::sched::normal_this_thread() {
+                self.batched = false;
             }
         } else if !self.batched {
             self.batched = crate::sched::batch_this_thread();

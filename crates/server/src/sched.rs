@@ -9,8 +9,11 @@
 //! itself in this class; no privilege is needed.
 //!
 //! Only a thread in the default class (`SCHED_OTHER`) moves: a process run
-//! on purpose under a real-time or idle class keeps it. Threads a handler
-//! spawns inherit the worker's class, as they would any other.
+//! on purpose under a real-time or idle class keeps it. A thread that this
+//! module moved moves back while it drives an event loop (see
+//! `pool::Worker::driving`), so the driving thread is in the default class
+//! whichever thread it is. Threads a handler spawns inherit the class of
+//! the thread that runs it, as they would any other.
 //!
 //! This is the crate's only `unsafe`: two calls on the calling thread.
 #![allow(unsafe_code)]
@@ -24,12 +27,10 @@ pub(crate) fn batch_this_thread() -> bool {
 }
 
 /// Put the calling thread back in the default class, after
-/// [`batch_this_thread`] moved it.
+/// [`batch_this_thread`] moved it. Returns whether it moved it.
 #[cfg(target_os = "linux")]
-pub(crate) fn normal_this_thread() {
-    if policy_of_this_thread() == Some(libc::SCHED_BATCH) {
-        set_policy(libc::SCHED_OTHER);
-    }
+pub(crate) fn normal_this_thread() -> bool {
+    policy_of_this_thread() == Some(libc::SCHED_BATCH) && set_policy(libc::SCHED_OTHER)
 }
 
 /// Set the calling thread's policy (at priority 0); returns whether it did.
@@ -62,7 +63,9 @@ pub(crate) fn batch_this_thread() -> bool {
 
 /// Put the calling thread back in the default class: nothing to do here.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn normal_this_thread() {}
+pub(crate) fn normal_this_thread() -> bool {
+    false
+}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -75,9 +78,8 @@ mod tests {
             let started = policy_of_this_thread();
             let moved = batch_this_thread();
             let now = policy_of_this_thread();
-            if moved {
-                normal_this_thread();
-            }
+            let moved_back = moved && normal_this_thread();
+            assert_eq!(moved_back, moved);
             (moved, (started, now), policy_of_this_thread())
         })
         .join()

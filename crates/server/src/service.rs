@@ -1037,8 +1037,8 @@ mod held_output_tests {
             .expect("server starts");
         let shared = server.shared();
         let held = &shared.held_output;
-        // A slow handler first, so that the next jobs are spread over
-        // both workers and `/big` can finish before `/hold`.
+        // A slow handler first, so that the next jobs go to the workers
+        // one by one and `/big` can finish before `/hold`.
         let mut client = connect(&server);
         client
             .write_all(b"GET /nap HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -7,37 +7,15 @@
 
 mod common;
 
+use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use common::{blocking_echo, body, get, warm_up, Client, WAIT};
+use common::{body, get, Client, WAIT};
+use http_types::{Request, ResponseBuilder};
 use server::{QuickBatches, ServerBuilder};
 
 const SCHED_OTHER: u32 = 0;
 const SCHED_BATCH: u32 = 3;
-
-/// The name and scheduling policy of each thread of this process.
-fn threads() -> Vec<(String, u32)> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
-        let path = task.expect("task").path();
-        let (Ok(comm), Ok(stat)) = (
-            std::fs::read_to_string(path.join("comm")),
-            std::fs::read_to_string(path.join("stat")),
-        ) else {
-            // Ended meanwhile.
-            continue;
-        };
-        // Field 41 (policy); the fields after the name start at field 3.
-        let after_name = &stat[stat.rfind(')').expect("stat") + 1..];
-        let policy = after_name
-            .split_whitespace()
-            .nth(41 - 3)
-            .and_then(|p| p.parse().ok())
-            .expect("policy");
-        out.push((comm.trim().to_owned(), policy));
-    }
-    out
-}
 
 /// The server's loop and worker threads in each class: (default, batch).
 fn classes() -> (Vec<String>, Vec<String>) {
@@ -57,16 +35,99 @@ fn classes() -> (Vec<String>, Vec<String>) {
     (normal, batch)
 }
 
-/// Wait until `f` holds of the classes (bounded), and return them.
-fn classes_once(f: impl Fn(&[String], &[String]) -> bool) -> (Vec<String>, Vec<String>) {
+/// The calling thread's name and scheduling policy.
+fn this_thread() -> (String, u32) {
+    let name = std::thread::current().name().unwrap_or("").to_owned();
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+    (name, policy_in(&stat))
+}
+
+/// The policy in the text of a `stat` file: field 41; the fields after the
+/// name (which may hold spaces) start at field 3.
+fn policy_in(stat: &str) -> u32 {
+    let after_name = &stat[stat.rfind(')').expect("stat") + 1..];
+    after_name
+        .split_whitespace()
+        .nth(41 - 3)
+        .and_then(|p| p.parse().ok())
+        .expect("policy")
+}
+
+/// The name and scheduling policy of each thread of this process.
+fn threads() -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
+        let path = task.expect("task").path();
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            // Ended meanwhile.
+            continue;
+        };
+        out.push((comm.trim().to_owned(), policy_in(&stat)));
+    }
+    out
+}
+
+/// The policy of the server thread called `name`.
+fn policy_of(name: &str) -> Option<u32> {
+    threads()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p)
+}
+
+/// Wait (bounded) until `f` holds.
+fn eventually(f: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + WAIT;
-    loop {
-        let (normal, batch) = classes();
-        if f(&normal, &batch) || Instant::now() > deadline {
-            return (normal, batch);
+    while !f() {
+        if Instant::now() > deadline {
+            return false;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    true
+}
+
+/// A handler that answers `/block` and `/report` with the name and class
+/// of the thread that ran it (reading them is slow, so other requests,
+/// which keep the handlers' average quick, get no report); `/block` says
+/// so first (on the returned receiver) and then waits for a release, or
+/// for the test to end and drop the sender.
+fn reporting() -> (
+    impl server::Handler,
+    mpsc::Receiver<(String, u32)>,
+    mpsc::Sender<()>,
+) {
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    let handler = move |req: Request| {
+        let body = match req.path() {
+            "/block" | "/report" => {
+                let (name, policy) = this_thread();
+                if req.path() == "/block" {
+                    let _ = entered_tx.lock().unwrap().send((name.clone(), policy));
+                    let _ = release_rx.lock().unwrap().recv();
+                }
+                format!("{name} {policy}")
+            }
+            _ => String::new(),
+        };
+        ResponseBuilder::empty_200().body(body).build().unwrap()
+    };
+    (handler, entered, release)
+}
+
+/// Which thread, in which class, ran a request for `path` on a new
+/// connection.
+fn ran_on(addr: std::net::SocketAddr, path: &str) -> (String, u32) {
+    let mut c = Client::connect(addr);
+    c.send(&get(path));
+    let answer = body(&c.response());
+    let (name, policy) = answer.rsplit_once(' ').expect("name and class");
+    (name.to_owned(), policy.parse().expect("class"))
 }
 
 #[test]
@@ -75,7 +136,7 @@ fn the_thread_that_drives_the_loop_is_in_the_default_class() {
         // Run under another class (say `chrt`): threads keep it.
         return;
     }
-    let (handler, entered, release) = blocking_echo();
+    let (handler, entered, release) = reporting();
     let server = ServerBuilder::new()
         .bind("127.0.0.1:0")
         .workers(2)
@@ -83,30 +144,59 @@ fn the_thread_that_drives_the_loop_is_in_the_default_class() {
         .start(handler)
         .expect("server starts");
     let addr = server.local_addr();
-    let (normal, batch) = classes_once(|n, b| n.len() == 1 && b.len() == 2);
-    assert_eq!(normal, ["http-loop-0"]);
-    assert_eq!(batch, ["http-worker-0", "http-worker-1"]);
+    assert!(
+        eventually(|| {
+            let (normal, batch) = classes();
+            normal == ["http-loop-0"] && batch == ["http-worker-0", "http-worker-1"]
+        }),
+        "at start: {:?}",
+        classes()
+    );
 
-    // The loop's thread blocks in a handler of a quick batch; a worker
-    // takes the loop over and answers another connection.
-    warm_up(addr);
-    let mut blocked = Client::connect(addr);
-    blocked.send(&get("/block"));
-    entered.recv_timeout(WAIT).expect("the handler runs");
-    let mut other = Client::connect(addr);
-    other.send(&get("/other"));
-    assert_eq!(body(&other.response()), "/other ");
+    // Until `/block` runs as a quick batch on the thread that drives the
+    // loop (requests go to the workers while the handlers' average says
+    // slow), then that thread blocks in it.
+    let mut blocked = None;
+    for _ in 0..20 {
+        // Quick requests one after another bring the average down (each
+        // batch weighs an eighth of it).
+        let mut warm = Client::connect(addr);
+        for _ in 0..40 {
+            warm.send(&get("/quick"));
+            warm.response();
+        }
+        let mut c = Client::connect(addr);
+        c.send(&get("/block"));
+        let (name, policy) = entered.recv_timeout(WAIT).expect("the handler runs");
+        if policy == SCHED_OTHER {
+            blocked = Some((name, c));
+            break;
+        }
+        release.send(()).unwrap();
+        c.response();
+    }
+    let (blocked_name, mut blocked) = blocked.expect("a quick batch on the driving thread");
+
+    // Another thread takes the loop over and drives it: quick batches now
+    // run on it, and it is in the default class.
+    let (driver, policy) = ran_on(addr, "/report");
+    assert_ne!(driver, blocked_name);
+    assert_eq!(
+        policy, SCHED_OTHER,
+        "{driver} drives the loop in class {policy}"
+    );
+
+    // Released, the thread that drove before finds the loop taken and
+    // becomes a worker, in the batch class.
     release.send(()).unwrap();
-    assert_eq!(body(&blocked.response()), "/block ");
-
-    // The worker that drives the loop now is in the default class; the
-    // thread that drove it before has become a worker in the batch class.
-    let (normal, batch) = classes_once(|n, b| {
-        n.len() == 1 && n[0].starts_with("http-worker") && b.contains(&"http-loop-0".to_owned())
-    });
-    assert_eq!(normal.len(), 1, "one thread drives the loop: {normal:?}");
-    assert!(normal[0].starts_with("http-worker"), "{normal:?}");
+    blocked.response();
+    assert!(
+        eventually(|| policy_of(&blocked_name) == Some(SCHED_BATCH)),
+        "{blocked_name} in class {:?} as a worker",
+        policy_of(&blocked_name)
+    );
+    let (normal, batch) = classes();
+    assert_eq!(normal, [driver], "one thread in the default class");
     assert_eq!(batch.len(), 2, "{batch:?}");
-    assert!(batch.contains(&"http-loop-0".to_owned()), "{batch:?}");
     server.shutdown();
 }
