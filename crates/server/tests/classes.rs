@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use common::{body, get, Client, WAIT};
 use http_types::{Request, ResponseBuilder};
-use server::{QuickBatches, ServerBuilder};
 
 const SCHED_OTHER: u32 = 0;
 const SCHED_BATCH: u32 = 3;
@@ -137,12 +136,7 @@ fn the_thread_that_drives_the_loop_is_in_the_default_class() {
         return;
     }
     let (handler, entered, release) = reporting();
-    let server = ServerBuilder::new()
-        .bind("127.0.0.1:0")
-        .workers(2)
-        .quick_batches(QuickBatches::Reader)
-        .start(handler)
-        .expect("server starts");
+    let server = common::start_reader(2, handler);
     let addr = server.local_addr();
     assert!(
         eventually(|| {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{blocking_echo, body, echo, fixed, get, hello, post, start, warm_up, Client};
+use common::{
+    blocking_echo, body, echo, fixed, get, hello, post, start, start_reader, warm_up, Client,
+};
 use http_types::{Request, ResponseBuilder};
 use server::{QuickBatches, ServerBuilder};
 
@@ -625,10 +627,7 @@ fn a_client_that_stops_reading_is_closed() {
         fixed(vec![b'x'; 1 << 20]),
     );
     // A small receive window, so the server's writes stall soon.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(16 * 1024).unwrap();
-    socket.connect(&server.local_addr().into()).unwrap();
-    let mut c = Client::from_stream(socket.into());
+    let (mut c, _socket) = Client::with_small_window(server.local_addr(), 16 * 1024);
     let wire: Vec<u8> = (0..64).flat_map(|_| get("/big")).collect();
     c.send(&wire);
     // The behaviour under test: a client that stops reading for a while.
@@ -778,10 +777,7 @@ fn a_long_download_outlasts_the_idle_timeout() {
     );
     // A small receive window, so the response stays queued in the server
     // for longer than the idle timeout.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(16 * 1024).unwrap();
-    socket.connect(&server.local_addr().into()).unwrap();
-    let mut c = Client::from_stream(socket.into());
+    let (mut c, _socket) = Client::with_small_window(server.local_addr(), 16 * 1024);
     c.send(&get("/big"));
     // The behaviour under test: a client that reads slowly, for longer than
     // the idle timeout, but keeps reading.
@@ -965,12 +961,7 @@ fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
 #[test]
 fn a_loop_is_not_put_down_while_no_worker_is_free() {
     let (handler, entered, release) = blocking_echo();
-    let server = ServerBuilder::new()
-        .bind("127.0.0.1:0")
-        .workers(1)
-        .quick_batches(QuickBatches::Reader)
-        .start(handler)
-        .expect("server starts");
+    let server = start_reader(1, handler);
     let addr = server.local_addr();
     warm_up(addr);
     let refused = || {
@@ -1018,11 +1009,7 @@ fn large_bodies_keep_their_place_among_pipelined_responses() {
             ServerBuilder::new().workers(2).handlers_on_loop(on_loop),
             handler.clone(),
         );
-        let socket =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        socket.set_recv_buffer_size(16 * 1024).unwrap();
-        socket.connect(&server.local_addr().into()).unwrap();
-        let mut c = Client::from_stream(socket.into());
+        let (mut c, _socket) = Client::with_small_window(server.local_addr(), 16 * 1024);
         // Several megabytes in all, more than the socket buffers hold.
         let order = [
             "/s0", "/static", "/s1", "/vec", "HEAD", "/s2", "/static", "/vec", "/s3",

@@ -34,11 +34,7 @@ fn peers_that_vanish_mid_body_never_raise_sigpipe() {
     for on_loop in [false, true] {
         let server = start(ServerBuilder::new().handlers_on_loop(on_loop), handler);
         for round in 0..40 {
-            let socket =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            socket.set_recv_buffer_size(4096).unwrap();
-            socket.connect(&server.local_addr().into()).unwrap();
-            let mut c = Client::from_stream(socket.try_clone().unwrap().into());
+            let (mut c, socket) = Client::with_small_window(server.local_addr(), 4096);
             let wire: Vec<u8> = (0..4).flat_map(|_| get("/large")).collect();
             c.send(&wire);
             let mut some = vec![0u8; 1 + round * 997 % 60_000];

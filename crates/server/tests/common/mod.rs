@@ -54,6 +54,17 @@ pub fn start(builder: ServerBuilder, handler: impl server::Handler) -> ServerHan
         .expect("server starts")
 }
 
+/// Start a server on a port of the system's choosing whose quick batches
+/// run on the thread that read them, with `workers` workers.
+pub fn start_reader(workers: usize, handler: impl server::Handler) -> ServerHandle {
+    ServerBuilder::new()
+        .bind("127.0.0.1:0")
+        .workers(workers)
+        .quick_batches(server::QuickBatches::Reader)
+        .start(handler)
+        .expect("server starts")
+}
+
 pub struct Client {
     pub stream: TcpStream,
     decoder: ResponseDecoder,
@@ -63,6 +74,18 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         Client::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A client whose receive buffer is asked to be `bytes`, so that the
+    /// server's writes stall soon once it stops reading. The socket is
+    /// returned too, for options the stream does not offer.
+    pub fn with_small_window(addr: SocketAddr, bytes: usize) -> (Client, socket2::Socket) {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("receive buffer");
+        socket.connect(&addr.into()).expect("connect");
+        let stream = socket.try_clone().expect("clone").into();
+        (Client::from_stream(stream), socket)
     }
 
     pub fn from_stream(stream: TcpStream) -> Client {
