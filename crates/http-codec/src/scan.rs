@@ -130,6 +130,14 @@ impl HeadScanner {
             let Some(p) = find_line_end(hay, i) else {
                 break hay.len();
             };
+            // A line ending this far out ends a line over a limit, whatever
+            // it is: judged as the bytes before it would be on their own.
+            if self.first_line.is_none() && p - self.line_start > max_first_line {
+                return Err(first_line_error);
+            }
+            if p >= limits.max_head_bytes {
+                return Err(DecodeError::HeadTooLarge);
+            }
             let next = if hay[p] == b'\r' {
                 match hay.get(p + 1) {
                     // A CR at the very end: look at it again with the next byte.

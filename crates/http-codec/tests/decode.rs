@@ -665,6 +665,42 @@ fn bytes_past_a_limit_never_change_the_verdict() {
 }
 
 #[test]
+fn a_bare_lf_just_past_a_limit_is_over_the_limit() {
+    // Found by the request_split fuzz target: a bare LF as the first byte
+    // past the head limit was reported as such when it came with the rest,
+    // "too large" when the head came up to the limit first. No line can end
+    // there, so the head is too large either way.
+    let limits = Limits {
+        max_head_bytes: 32,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(limits);
+    let head = b"GET / HTTP/1.1\r\nX: aaaaaaaaaaaaa";
+    assert_eq!(head.len(), 32);
+    check_with(
+        make,
+        &[&head[..], b"\nY: b\r\n\r\n"].concat(),
+        &[],
+        err(HeadTooLarge),
+    );
+    // The same on the request line, which may run to the target limit plus
+    // 64 bytes.
+    let short = Limits {
+        max_target_bytes: 8,
+        ..Limits::default()
+    };
+    let make = move || RequestDecoder::new(short);
+    let line = format!("GET /{}", "a".repeat(68));
+    assert_eq!(line.len(), 73);
+    check_with(
+        make,
+        format!("{line}\n\r\n").as_bytes(),
+        &[],
+        err(TargetTooLong),
+    );
+}
+
+#[test]
 fn errors_are_sticky() {
     let mut dec = RequestDecoder::default();
     assert_eq!(
