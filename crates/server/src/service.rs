@@ -425,7 +425,9 @@ impl HttpService {
         if let Some(body) = crate::pool::encode(response, options, conn.output()) {
             body.queue(conn);
         }
-        self.wrote(conn, seq, 1, close);
+        if self.wrote(conn, seq, 1, close) {
+            self.release_parked(conn);
+        }
     }
 
     /// Queue the response to a request of a quick batch that this loop's
@@ -509,21 +511,37 @@ impl HttpService {
             st.parked.insert(done.seq, done);
             return;
         }
-        let mut next = Some(done);
-        while let Some(done) = next {
-            done.bytes.queue(conn);
-            if let Some(body) = done.body {
-                body.queue(conn);
-            }
-            if !self.wrote(conn, done.seq, done.count, done.close) {
-                return;
-            }
+        if self.write_done(conn, done) {
+            self.release_parked(conn);
+        }
+    }
+
+    /// Queue a finished response that is next. Returns whether the
+    /// connection goes on after it.
+    fn write_done(&self, conn: &mut Conn<'_, HttpConn>, done: Done) -> bool {
+        done.bytes.queue(conn);
+        if let Some(body) = done.body {
+            body.queue(conn);
+        }
+        self.wrote(conn, done.seq, done.count, done.close)
+    }
+
+    /// Queue the parked responses that are next now, in order, until one is
+    /// missing or ends the connection. Every path that queues a response
+    /// comes here after it: a response parked behind it (a refusal ready
+    /// before an earlier request's answer, say) would otherwise wait for
+    /// ever.
+    fn release_parked(&self, conn: &mut Conn<'_, HttpConn>) {
+        loop {
             let st = conn.state();
-            next = st.parked.remove(&st.next_out);
-            if let Some(done) = &next {
-                self.shared
-                    .held_output
-                    .fetch_sub(done.heap_len(), Ordering::Relaxed);
+            let Some(done) = st.parked.remove(&st.next_out) else {
+                return;
+            };
+            self.shared
+                .held_output
+                .fetch_sub(done.heap_len(), Ordering::Relaxed);
+            if !self.write_done(conn, done) {
+                return;
             }
         }
     }
@@ -566,10 +584,25 @@ impl HttpService {
             config.max_output_memory,
         );
         loop {
+            let (st, input, _) = conn.parts();
+            if st.done_reading && st.stalled.is_none() {
+                let n = input.len();
+                if n > 0 {
+                    // Sent after the last request this connection answers
+                    // (which may have closed it already): dropped, and no
+                    // more is read, so that a peer sending on costs at most
+                    // a buffer here. Closing lingers, to read what follows
+                    // within its own bounds instead of resetting.
+                    conn.linger_on_close();
+                    conn.set_reading(false);
+                }
+                conn.input().consume(n);
+                break;
+            }
             if conn.is_closing() {
                 return;
             }
-            let (st, input, _) = conn.parts();
+            let (st, _, _) = conn.parts();
             // A job the queue refused goes first, even when nothing more will
             // be read from this connection.
             if let Some(job) = st.stalled.take() {
@@ -578,15 +611,6 @@ impl HttpService {
                     return;
                 }
                 continue;
-            }
-            if st.done_reading {
-                let n = input.len();
-                if n > 0 {
-                    // Sent after the last request this connection answers.
-                    conn.linger_on_close();
-                }
-                conn.input().consume(n);
-                break;
             }
             let in_flight = st.in_flight;
             let pending_output = conn.pending_output();

@@ -405,18 +405,71 @@ fn a_refused_upload_is_drained_after_the_413() {
         c.send(piece);
     }
     assert!(c.closed());
+    server.shutdown();
+}
 
-    // The same for requests sent behind one that closes the connection.
-    let mut c = Client::connect(server.local_addr());
-    // One write, so the server reads both requests together.
-    let mut two = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec();
-    two.extend_from_slice(&get("/unanswered"));
-    c.send(&two);
-    assert_eq!(body(&c.response()), "/last ");
-    for _ in 0..2048 {
-        c.send(&get("/unanswered"));
+/// The same for requests sent behind one that closes the connection,
+/// wherever the handler runs (on the loop, the closing response is queued
+/// before the requests behind it are looked at).
+#[test]
+fn requests_behind_a_closing_one_are_drained() {
+    for builder in [
+        ServerBuilder::new(),
+        ServerBuilder::new().handlers_on_loop(true),
+    ] {
+        let server = start(builder.linger_timeout(common::WAIT), echo);
+        let mut c = Client::connect(server.local_addr());
+        // One write, so the server reads both requests together.
+        let mut two = b"GET /last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec();
+        two.extend_from_slice(&get("/unanswered"));
+        c.send(&two);
+        assert_eq!(body(&c.response()), "/last ");
+        for _ in 0..2048 {
+            c.send(&get("/unanswered"));
+        }
+        assert!(c.closed());
+        server.shutdown();
     }
-    assert!(c.closed());
+}
+
+/// A peer that goes on sending after the request that closes its
+/// connection has what it sends read only up to the bounds of a buffer and
+/// of lingering: the server stops reading, and TCP stops the peer.
+#[test]
+fn a_peer_sending_after_its_last_request_is_not_read_on() {
+    let (handler, entered, release) = blocking_echo();
+    let server = start(ServerBuilder::new().linger_bytes(64 * 1024), handler);
+    let mut c = Client::connect(server.local_addr());
+    c.send(b"GET /block HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    entered
+        .recv_timeout(common::WAIT)
+        .expect("the handler runs");
+    // Far more than the socket buffers on both sides and the server's
+    // input buffer hold; a server that read and dropped it all would take
+    // it, one that stops reading makes the writes stall long before.
+    const PLENTY: usize = 256 << 20;
+    c.stream
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let junk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < PLENTY {
+        match std::io::Write::write(&mut c.stream, &junk) {
+            Ok(n) => sent += n,
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    assert!(sent < PLENTY, "the server read all of {sent} bytes");
+    release.send(()).unwrap();
     server.shutdown();
 }
 
@@ -950,6 +1003,22 @@ fn a_blocked_handler_in_a_quick_batch_holds_up_no_other_connection() {
     release.send(()).unwrap();
     assert_eq!(body(&blocked.response()), "/block ");
     assert_eq!(body(&blocked.response()), "/after ");
+    server.shutdown();
+}
+
+/// Where a quick batch runs on the thread that read it, a request refused
+/// behind one of the batch's (the refusal is ready first, and waits for the
+/// earlier answer) is answered after it, and the connection then closes.
+#[test]
+fn a_refusal_behind_a_quick_request_is_answered_after_it() {
+    let server = start_reader(2, echo);
+    let addr = server.local_addr();
+    warm_up(addr);
+    let mut c = Client::connect(addr);
+    c.send(&[get("/first"), b"GET /no-host HTTP/1.1\r\n\r\n".to_vec()].concat());
+    assert_eq!(body(&c.response()), "/first ");
+    assert_eq!(c.response().status().as_u16(), 400);
+    assert!(c.closed());
     server.shutdown();
 }
 
