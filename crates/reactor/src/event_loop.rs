@@ -1005,6 +1005,15 @@ impl<S: Service> EventLoop<S> {
             if spare.is_empty() {
                 // Full: the service has to consume before more is read.
                 entry.full = true;
+                // A reset, though, must not wait for that: nothing more
+                // will come, or go, and the service may be waiting on this
+                // connection for as long as its peer is silent (for room,
+                // say). Only on a hang-up or an error event, or a read
+                // made to catch up: a full buffer is no reason to look.
+                if thorough && matches!(entry.stream.take_error(), Ok(Some(_))) {
+                    self.close(id);
+                    return;
+                }
                 break;
             }
             let room = spare.len();

@@ -10,13 +10,19 @@
 //! connection closed); giving bytes back wakes the event loops that have
 //! connections waiting for room.
 //!
+//! Bodies that find no room wait in one queue across the loops, each with a
+//! ticket: only the first may take room (a body already growing its share
+//! aside), so a waiting body is never passed over by one that came after
+//! it, however often room is made and taken.
+//!
 //! A share is a plain count of bytes, not a guard that gives itself back on
 //! drop: a request travels by value from the loop to a worker, and a guard
 //! in it would cost a copy of the whole request on the way (the compiler
 //! stops building it in place), for every request, bodies or not.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reactor::Remote;
 
@@ -29,6 +35,11 @@ pub(crate) struct BodyBudget {
     pub waiting: LoopWakes,
     /// The loops, to wake; set once they exist.
     remotes: OnceLock<Arc<Vec<Remote<Done>>>>,
+    /// The tickets of the bodies waiting for room, all loops together.
+    queue: Mutex<BTreeSet<u64>>,
+    next_ticket: AtomicU64,
+    /// How many tickets are out: a load, for every new body.
+    queued: AtomicUsize,
 }
 
 impl BodyBudget {
@@ -38,6 +49,51 @@ impl BodyBudget {
             used: AtomicUsize::new(0),
             waiting: LoopWakes::default(),
             remotes: OnceLock::new(),
+            queue: Mutex::new(BTreeSet::new()),
+            next_ticket: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
+        // The set is never left half-changed: a poisoned lock is as good.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether any body waits for room.
+    pub fn has_waiters(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
+    }
+
+    /// Join the queue of bodies waiting for room: the ticket to show.
+    pub fn join_queue(&self) -> u64 {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
+        self.queue().insert(ticket);
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        ticket
+    }
+
+    /// How many bodies wait for room.
+    #[cfg(test)]
+    pub fn waiters(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Whether `ticket` is the oldest waiting, the one that may take room.
+    pub fn is_first(&self, ticket: u64) -> bool {
+        self.queue().first() == Some(&ticket)
+    }
+
+    /// Leave the queue (admitted, or gone); the loops with bodies still
+    /// waiting look again, as the next one may fit already.
+    pub fn leave_queue(&self, ticket: u64) {
+        if !self.queue().remove(&ticket) {
+            return;
+        }
+        if self.queued.fetch_sub(1, Ordering::SeqCst) > 1 {
+            if let Some(remotes) = self.remotes.get() {
+                self.waiting.wake(remotes);
+            }
         }
     }
 
@@ -279,6 +335,102 @@ pub(crate) mod server_tests {
         assert_eq!(response(&mut b), (200, "1000".to_owned()));
         // Every share has been given back: the handlers have returned.
         assert_eq!(budget.used(), 0);
+        server.shutdown();
+    }
+
+    /// Room made while a large body waits goes to it, not to a smaller body
+    /// that came later and fits what is left: that one waits its turn, or a
+    /// stream of small bodies could keep a large one out for ever.
+    #[test]
+    fn a_waiting_body_is_not_passed_over_by_a_later_one() {
+        let (handler, entered, release) = holding_handler();
+        let server = start(2, handler);
+        let budget = &server.shared().budget;
+        let mut a = connect(&server);
+        a.write_all(&post_head("/hold", BUDGET / 2, false)).unwrap();
+        a.write_all(&vec![b'a'; BUDGET / 2]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+
+        let mut large = connect(&server);
+        large.write_all(&post_head("/large", BUDGET, true)).unwrap();
+        wait_until(|| budget.waiters() == 1, || "the large body to wait".into());
+        let mut small = connect(&server);
+        small.write_all(&post_head("/small", 10, true)).unwrap();
+        wait_until(
+            || budget.waiters() == 2,
+            || "the small body to wait its turn".into(),
+        );
+        assert_eq!(budget.used(), BUDGET / 2);
+
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a), (200, (BUDGET / 2).to_string()));
+        let mut interim = [0u8; 25];
+        large
+            .read_exact(&mut interim)
+            .expect("100 Continue for the first in line");
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        large.write_all(&vec![b'l'; BUDGET]).unwrap();
+        assert_eq!(response(&mut large), (200, BUDGET.to_string()));
+        small
+            .read_exact(&mut interim)
+            .expect("100 Continue for the next");
+        small.write_all(b"0123456789").unwrap();
+        assert_eq!(response(&mut small), (200, "10".to_owned()));
+        assert_eq!((budget.used(), budget.waiters()), (0, 0));
+        server.shutdown();
+    }
+
+    /// A waiting body whose client resets its connection leaves the queue
+    /// at once, though the server had stopped reading it (its input buffer
+    /// full), so it does not hold up the bodies behind it.
+    #[test]
+    fn a_waiting_body_whose_client_resets_leaves_the_queue() {
+        // More than the socket buffers on both sides hold.
+        const LARGE: usize = 32 << 20;
+        let server = ServerBuilder::new()
+            .bind("127.0.0.1:0")
+            .workers(2)
+            .limits(Limits {
+                max_body_bytes: LARGE as u64,
+                ..Limits::default()
+            })
+            .max_body_memory(LARGE)
+            // The first body holds the room for as long as the test runs.
+            .head_timeout(Duration::from_secs(3600))
+            .start(|_req: Request| ResponseBuilder::empty_200().build().unwrap())
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let mut first = connect(&server);
+        first.write_all(&post_head("/first", LARGE, false)).unwrap();
+        first.write_all(b"some of it").unwrap();
+        wait_until(
+            || budget.used() == LARGE,
+            || "the first body's share".into(),
+        );
+
+        let mut gone = connect(&server);
+        gone.write_all(&post_head("/gone", LARGE, false)).unwrap();
+        wait_until(|| budget.waiters() == 1, || "the body to wait".into());
+        // Send the body until the writes stall: the server has stopped
+        // reading, its input buffer full.
+        gone.set_write_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let piece = vec![b'g'; 64 * 1024];
+        let mut sent = 0;
+        while gone.write(&piece).is_ok() {
+            sent += piece.len();
+            assert!(sent < LARGE, "the server read a body it had no room for");
+        }
+        socket2::SockRef::from(&gone)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(gone);
+        wait_until(
+            || budget.waiters() == 0,
+            || "the reset body to leave the queue".into(),
+        );
+        assert_eq!(budget.used(), LARGE, "the first body still holds it all");
+        drop(first);
         server.shutdown();
     }
 

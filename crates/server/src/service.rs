@@ -237,9 +237,23 @@ pub(crate) struct HttpConn {
     /// The share of the body budget (bytes) the body being read holds,
     /// given back if the connection ends before the body does.
     body_share: usize,
-    /// Listed in `HttpService::budget_waiters`, to be woken when the body
-    /// budget may have room for the body it wants to read.
+    /// Listed in `HttpService::budget_waiters` (and so holding a ticket in
+    /// the body budget's queue) until the body it wants to read is admitted.
     budget_wait: bool,
+}
+
+/// A connection waiting for room in the body budget.
+pub(crate) struct BudgetWaiter {
+    id: ConnId,
+    /// The bytes it waits for.
+    bytes: usize,
+    /// Its place in the body budget's queue.
+    ticket: u64,
+    /// It holds a share already (a chunked body growing), and may take room
+    /// whatever its place.
+    growing: bool,
+    /// Woken, and not yet looked again.
+    woken: bool,
 }
 
 pub(crate) struct HttpService {
@@ -250,9 +264,9 @@ pub(crate) struct HttpService {
     pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
     pub stalled: VecDeque<ConnId>,
-    /// Connections waiting for room in the body budget, oldest first, with
-    /// the bytes each waits for.
-    pub budget_waiters: VecDeque<(ConnId, usize)>,
+    /// This loop's connections waiting for room in the body budget, oldest
+    /// first.
+    pub budget_waiters: VecDeque<BudgetWaiter>,
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
     pub on_loop: Option<Arc<dyn Handler>>,
@@ -735,8 +749,20 @@ impl HttpService {
             return true;
         }
         let budget = &self.shared.budget;
-        let mut granted = budget.grow(&mut st.body_share, want);
-        if !granted {
+        let place = if st.budget_wait {
+            self.budget_waiters.iter().position(|w| w.id == id)
+        } else {
+            None
+        };
+        // A new body waits behind those waiting already, a waiting one for
+        // its turn; one growing its share goes on while there is room.
+        let may_take = held > 0
+            || match place {
+                Some(at) => budget.is_first(self.budget_waiters[at].ticket),
+                None => !budget.has_waiters(),
+            };
+        let mut granted = may_take && budget.grow(&mut st.body_share, want);
+        if may_take && !granted {
             // Ask for a wake-up before looking again, so that room made
             // between the two is not missed.
             budget.waiting.ask(self.loop_index);
@@ -744,16 +770,34 @@ impl HttpService {
         }
         if granted {
             decoder.reserve_body(want);
-        } else {
-            if held == 0 {
-                st.request_started = None;
+            if let Some(waiter) = place.and_then(|at| self.budget_waiters.remove(at)) {
+                st.budget_wait = false;
+                budget.leave_queue(waiter.ticket);
             }
-            if !st.budget_wait {
+            return true;
+        }
+        if held == 0 {
+            st.request_started = None;
+        }
+        match place {
+            Some(at) => {
+                let waiter = &mut self.budget_waiters[at];
+                waiter.bytes = want - held;
+                waiter.woken = false;
+            }
+            None => {
                 st.budget_wait = true;
-                self.budget_waiters.push_back((id, want - held));
+                budget.waiting.ask(self.loop_index);
+                self.budget_waiters.push_back(BudgetWaiter {
+                    id,
+                    bytes: want - held,
+                    ticket: budget.join_queue(),
+                    growing: held > 0,
+                    woken: false,
+                });
             }
         }
-        granted
+        false
     }
 
     /// Number a decoded request and add it to the batch, unless its head,
@@ -842,21 +886,32 @@ impl HttpService {
         }
     }
 
-    /// Wake the connections waiting for body budget that the room now
-    /// fits, oldest first; stop at the first it does not fit, so that a
-    /// large body is not passed over for ever by smaller ones. The rest are
-    /// woken when bytes are given back.
+    /// Wake the connections waiting for body budget whose turn it is and
+    /// that the room now fits: the body first in the budget's queue (of all
+    /// loops), if it is this loop's, and those growing a share they hold.
+    /// Each is woken once, until it has looked again; the rest are woken
+    /// when bytes are given back or the first leaves the queue.
     fn wake_budget_waiters(&mut self, wake: &mut Vec<ConnId>) {
         let budget = &self.shared.budget;
         budget.waiting.ask(self.loop_index);
         let mut room = budget.room();
-        while let Some(&(id, bytes)) = self.budget_waiters.front() {
-            if bytes > room {
-                break;
+        // This loop's waiters are in ticket order: only its first new body
+        // can be first of all.
+        let mut first_looked_at = false;
+        for waiter in &mut self.budget_waiters {
+            let turn = waiter.growing
+                || (!std::mem::replace(&mut first_looked_at, true)
+                    && budget.is_first(waiter.ticket));
+            if !turn {
+                continue;
             }
-            room -= bytes;
-            self.budget_waiters.pop_front();
-            wake.push(id);
+            if waiter.woken {
+                room = room.saturating_sub(waiter.bytes);
+            } else if waiter.bytes <= room {
+                room -= waiter.bytes;
+                waiter.woken = true;
+                wake.push(waiter.id);
+            }
         }
     }
 }
@@ -890,7 +945,6 @@ impl Service for HttpService {
             Event::Wake => {
                 let st = conn.state();
                 st.waiting = false;
-                st.budget_wait = false;
                 self.pump(conn);
             }
             Event::Completion(done) => {
@@ -912,7 +966,11 @@ impl Service for HttpService {
             self.stalled.retain(|&x| x != id);
         }
         if state.budget_wait {
-            self.budget_waiters.retain(|&(x, _)| x != id);
+            if let Some(at) = self.budget_waiters.iter().position(|w| w.id == id) {
+                if let Some(waiter) = self.budget_waiters.remove(at) {
+                    self.shared.budget.leave_queue(waiter.ticket);
+                }
+            }
         }
         // The body being read, and a request the queue had no room for, are
         // dropped with the connection.
