@@ -263,6 +263,7 @@ impl ServerBuilder {
                 quick_here,
                 quick: Vec::new(),
                 decoders: Vec::new(),
+                turn_date: std::cell::Cell::new(None),
             };
             let (mut event_loop, remote) = EventLoop::new(service, vec![listener], reactor_config)?;
             event_loop.count_held_output(Arc::clone(&shared.held_output));

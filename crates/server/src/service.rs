@@ -1,5 +1,6 @@
 //! The HTTP state machine of one connection, plugged into the reactor.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -7,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http_codec::{
-    encode_response, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing, Head, HostField,
-    RequestDecoder, HTTP_DATE_LEN,
+    encode_response, http_date_now, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing,
+    Head, HostField, RequestDecoder, HTTP_DATE_LEN,
 };
 use http_types::{HttpCode, HttpVersion, Method, Request, Response};
 use reactor::{Conn, ConnId, Event, Remote, Service};
@@ -281,6 +282,10 @@ pub(crate) struct HttpService {
     /// this list and a connection, which holds only the pointer.
     #[allow(clippy::vec_box)]
     pub decoders: Vec<Box<RequestDecoder>>,
+    /// The `Date` of the responses this loop's thread encodes as it runs
+    /// handlers itself, and the turn it was read for: one clock read a
+    /// turn, not one a response.
+    pub turn_date: Cell<Option<(Instant, [u8; HTTP_DATE_LEN])>>,
 }
 
 /// How many idle decoders a loop keeps for the next requests.
@@ -409,7 +414,18 @@ impl HttpService {
     fn run_here(&self, conn: &mut Conn<'_, HttpConn>, job: Job, handler: &dyn Handler) {
         let (seq, head_request, http10) = (job.seq, job.head_request, job.http10);
         let (response, close) = crate::pool::run(job, handler, &self.shared);
-        let options = self.shared.options(head_request, close, http10);
+        let date = match self.turn_date.get() {
+            Some((at, date)) if at == conn.now() => date,
+            _ => {
+                let date = http_date_now();
+                self.turn_date.set(Some((conn.now(), date)));
+                date
+            }
+        };
+        let options = EncodeOptions {
+            date_value: Some(date),
+            ..self.shared.options(head_request, close, http10)
+        };
         self.queue_response(conn, seq, response, close, &options);
     }
 
