@@ -465,6 +465,17 @@ impl<S> Conn<'_, S> {
     }
 }
 
+/// Whether a connection that is not being read (its input buffer full, or
+/// reading paused) has been reset by its peer: asked of its socket on a
+/// hang-up or error event, or a read made to catch up, never per read.
+/// A reset must not wait for the service to consume or resume: nothing
+/// more will come, or go, and the service may be waiting on this
+/// connection for as long as its peer is silent (for room in a budget,
+/// say), holding what others wait for.
+fn reset_while_not_reading<T>(entry: &mut Entry<T>) -> bool {
+    matches!(entry.stream.take_error(), Ok(Some(_)))
+}
+
 /// One event loop: a thread's worth of connections.
 pub struct EventLoop<S: Service> {
     /// Marks the loop ended for its [`Remote`]s when it goes away.
@@ -978,6 +989,8 @@ impl<S: Service> EventLoop<S> {
     /// Read what the socket has. `thorough`: read to `WouldBlock` or the end
     /// even after a short read, because an edge may have passed (the event
     /// reported the peer's close, or reading was paused).
+    /// Read until `WouldBlock` (or, unless `thorough`, a short read) or a
+    /// full buffer, and hand what came to the service.
     fn read(&mut self, id: ConnId, now: Instant, thorough: bool) {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
@@ -989,7 +1002,15 @@ impl<S: Service> EventLoop<S> {
             self.discard(id);
             return;
         }
-        if !entry.reading || entry.read_closed {
+        if entry.read_closed {
+            return;
+        }
+        if !entry.reading {
+            // Not read while paused; a reset is still noticed (see
+            // `reset_while_not_reading`).
+            if thorough && reset_while_not_reading(entry) {
+                self.close(id);
+            }
             return;
         }
         if entry.input.capacity() == 0 {
@@ -1003,14 +1024,10 @@ impl<S: Service> EventLoop<S> {
         loop {
             let spare = entry.input.spare(self.config.max_input);
             if spare.is_empty() {
-                // Full: the service has to consume before more is read.
+                // Full: the service has to consume before more is read. A
+                // reset is still noticed (see `reset_while_not_reading`).
                 entry.full = true;
-                // A reset, though, must not wait for that: nothing more
-                // will come, or go, and the service may be waiting on this
-                // connection for as long as its peer is silent (for room,
-                // say). Only on a hang-up or an error event, or a read
-                // made to catch up: a full buffer is no reason to look.
-                if thorough && matches!(entry.stream.take_error(), Ok(Some(_))) {
+                if thorough && reset_while_not_reading(entry) {
                     self.close(id);
                     return;
                 }

@@ -513,6 +513,65 @@ fn paused_reading_leaves_input_in_the_kernel_and_resuming_reads_it_without_a_new
     assert_eq!(later, b"later");
 }
 
+/// A connection that is not being read, its reading paused or its input
+/// buffer full, is still closed as soon as its peer resets it, not when
+/// the service next reads or writes: a service may be waiting on it for
+/// as long as its peer is silent.
+#[test]
+fn a_reset_is_noticed_while_a_connection_is_not_read() {
+    const MAX: usize = 8 * 1024;
+    // The service consumes nothing; it pauses on `pause`, and writes two
+    // bytes when told to, so that the client can leave one unread and
+    // reset the connection by closing.
+    let (service, notes) = script(|conn, event: Event<()>, log| match event {
+        Event::Readable => {
+            if conn.input().bytes().starts_with(b"pause") {
+                conn.set_reading(false);
+            }
+            let _ = log.send(Note::InputLen(conn.id(), conn.input().len()));
+        }
+        Event::Completion(()) => conn.write(b"xy"),
+        _ => {}
+    });
+    let config = Config {
+        buffer_size: 4 * 1024,
+        max_input: MAX,
+        ..Config::default()
+    };
+    let running = start(service, config);
+    let reset = |mut client: TcpStream, id: ConnId| {
+        running.remote.complete(id, ());
+        assert_eq!(read_n(&mut client, 1), b"x");
+        // Closed with a byte unread: the kernel resets the connection.
+        drop(client);
+        loop {
+            match next(&notes) {
+                Note::Closed(closed) if closed == id => break,
+                Note::InputLen(i, _) if i == id => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+
+    let mut paused = connect(running.addr);
+    let a = opened(&notes);
+    paused.write_all(b"pause").unwrap();
+    assert_eq!(next(&notes), Note::InputLen(a, 5));
+    reset(paused, a);
+
+    let mut full = connect(running.addr);
+    let b = opened(&notes);
+    full.write_all(&pattern(4 * MAX)).unwrap();
+    loop {
+        match next(&notes) {
+            Note::InputLen(i, len) if i == b && len == MAX => break,
+            Note::InputLen(i, _) if i == b => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    reset(full, b);
+}
+
 #[test]
 fn input_never_grows_past_max_input_and_reading_resumes_once_consumed() {
     const MAX: usize = 8 * 1024;

@@ -193,6 +193,7 @@ mod tests {
 pub(crate) mod server_tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
+    use std::sync::atomic::Ordering;
     use std::sync::{mpsc, Mutex};
     use std::time::{Duration, Instant};
 
@@ -377,6 +378,71 @@ pub(crate) mod server_tests {
         small.write_all(b"0123456789").unwrap();
         assert_eq!(response(&mut small), (200, "10".to_owned()));
         assert_eq!((budget.used(), budget.waiters()), (0, 0));
+        server.shutdown();
+    }
+
+    /// A waiting body woken for room that its connection cannot take up
+    /// now (its output is over `max_output`: its client does not read)
+    /// gives its turn up, rather than hold up the bodies behind it for as
+    /// long as its client does not read.
+    #[test]
+    fn a_body_whose_connection_cannot_take_its_turn_gives_it_up() {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+        let handler = move |req: Request| {
+            let body = match req.path() {
+                "/hold" => {
+                    let _ = entered_tx.lock().map(|tx| tx.send(()));
+                    let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
+                    Vec::new()
+                }
+                // More than the socket buffers hold, in the loop's memory.
+                "/big" => vec![b'x'; 16 << 20],
+                _ => req.body().len().to_string().into_bytes(),
+            };
+            ResponseBuilder::empty_200().body(body).build().unwrap()
+        };
+        let server = start(2, handler);
+        let shared = server.shared();
+        let budget = &shared.budget;
+        let mut a = connect(&server);
+        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
+        a.write_all(&vec![b'a'; BUDGET]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+
+        // First in line: a body behind a large response its client does
+        // not read.
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .set_recv_buffer_size(16 * 1024)
+            .expect("receive buffer");
+        socket
+            .connect(&server.local_addr().into())
+            .expect("connect");
+        let mut stuck: TcpStream = socket.into();
+        let mut wire = b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        wire.extend_from_slice(&post_head("/stuck", 10, true));
+        stuck.write_all(&wire).unwrap();
+        wait_until(|| budget.waiters() == 1, || "the body to wait".into());
+        wait_until(
+            || shared.held_output.load(Ordering::Relaxed) > shared.config.max_output,
+            || "the large response to be held".into(),
+        );
+        let mut next = connect(&server);
+        next.write_all(&post_head("/next", 10, true)).unwrap();
+        wait_until(|| budget.waiters() == 2, || "the next body to wait".into());
+
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a), (200, String::new()));
+        let mut interim = [0u8; 25];
+        next.read_exact(&mut interim)
+            .expect("100 Continue for the next in line");
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        next.write_all(b"0123456789").unwrap();
+        assert_eq!(response(&mut next), (200, "10".to_owned()));
+        drop(stuck);
         server.shutdown();
     }
 

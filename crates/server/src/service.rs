@@ -248,11 +248,10 @@ pub(crate) struct BudgetWaiter {
     id: ConnId,
     /// The bytes it waits for.
     bytes: usize,
-    /// Its place in the body budget's queue.
-    ticket: u64,
-    /// It holds a share already (a chunked body growing), and may take room
-    /// whatever its place.
-    growing: bool,
+    /// Its place in the body budget's queue; none for a body that holds a
+    /// share already (a chunked body growing), which may take room whatever
+    /// the queue and so holds up no other.
+    ticket: Option<u64>,
     /// Woken, and not yet looked again.
     woken: bool,
 }
@@ -315,7 +314,13 @@ fn refusal(head: &Head) -> Option<HttpCode> {
 }
 
 impl HttpService {
-    fn local_response(&self, conn: &mut Conn<'_, HttpConn>, status: HttpCode, head_request: bool) {
+    fn local_response(
+        &mut self,
+        conn: &mut Conn<'_, HttpConn>,
+        status: HttpCode,
+        head_request: bool,
+    ) {
+        self.leave_budget_queue(conn);
         let st = conn.state();
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -355,7 +360,7 @@ impl HttpService {
     /// Refuse the request being read with `status`, and close after the
     /// response, lingering: the client may well be sending still (the body
     /// of a refused upload, more requests behind a bad one).
-    fn refuse(&self, conn: &mut Conn<'_, HttpConn>, status: HttpCode, head_request: bool) {
+    fn refuse(&mut self, conn: &mut Conn<'_, HttpConn>, status: HttpCode, head_request: bool) {
         conn.linger_on_close();
         self.local_response(conn, status, head_request);
     }
@@ -594,7 +599,9 @@ impl HttpService {
     }
 
     /// Take no more requests: answer those in flight, then close.
-    fn stop_reading(conn: &mut Conn<'_, HttpConn>) {
+    fn stop_reading(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        // A body waiting for room will not be read.
+        self.leave_budget_queue(conn);
         let st = conn.state();
         st.done_reading = true;
         if st.in_flight == 0 {
@@ -727,7 +734,7 @@ impl HttpService {
         // A peer that has finished sending still gets the responses to what it
         // sent; the connection closes after them.
         if conn.read_closed() {
-            Self::stop_reading(conn);
+            self.stop_reading(conn);
         }
     }
 
@@ -774,7 +781,9 @@ impl HttpService {
         // its turn; one growing its share goes on while there is room.
         let may_take = held > 0
             || match place {
-                Some(at) => budget.is_first(self.budget_waiters[at].ticket),
+                Some(at) => self.budget_waiters[at]
+                    .ticket
+                    .is_some_and(|ticket| budget.is_first(ticket)),
                 None => !budget.has_waiters(),
             };
         let mut granted = may_take && budget.grow(&mut st.body_share, want);
@@ -788,7 +797,9 @@ impl HttpService {
             decoder.reserve_body(want);
             if let Some(waiter) = place.and_then(|at| self.budget_waiters.remove(at)) {
                 st.budget_wait = false;
-                budget.leave_queue(waiter.ticket);
+                if let Some(ticket) = waiter.ticket {
+                    budget.leave_queue(ticket);
+                }
             }
             return true;
         }
@@ -807,8 +818,7 @@ impl HttpService {
                 self.budget_waiters.push_back(BudgetWaiter {
                     id,
                     bytes: want - held,
-                    ticket: budget.join_queue(),
-                    growing: held > 0,
+                    ticket: (held == 0).then(|| budget.join_queue()),
                     woken: false,
                 });
             }
@@ -902,6 +912,39 @@ impl HttpService {
         }
     }
 
+    /// Take a connection's waiting body out of the body budget's queue:
+    /// it will not be read (refused, or the connection stops reading).
+    fn leave_budget_queue(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        let st = conn.state();
+        if st.budget_wait {
+            st.budget_wait = false;
+            self.forget_budget_waiter(conn.id());
+        }
+    }
+
+    fn forget_budget_waiter(&mut self, id: ConnId) {
+        let Some(at) = self.budget_waiters.iter().position(|w| w.id == id) else {
+            return;
+        };
+        if let Some(ticket) = self.budget_waiters.remove(at).and_then(|w| w.ticket) {
+            self.shared.budget.leave_queue(ticket);
+        }
+    }
+
+    /// After a wake: a body woken for room that did not look at it (its
+    /// connection takes no request now: output to write, requests in
+    /// flight) gives its place up rather than hold up every body behind
+    /// it, and queues again when it looks.
+    fn unclaimed_budget_wake(&mut self, conn: &mut Conn<'_, HttpConn>) {
+        if !conn.state().budget_wait {
+            return;
+        }
+        let id = conn.id();
+        if self.budget_waiters.iter().any(|w| w.id == id && w.woken) {
+            self.leave_budget_queue(conn);
+        }
+    }
+
     /// Wake the connections waiting for body budget whose turn it is and
     /// that the room now fits: the body first in the budget's queue (of all
     /// loops), if it is this loop's, and those growing a share they hold.
@@ -915,9 +958,12 @@ impl HttpService {
         // can be first of all.
         let mut first_looked_at = false;
         for waiter in &mut self.budget_waiters {
-            let turn = waiter.growing
-                || (!std::mem::replace(&mut first_looked_at, true)
-                    && budget.is_first(waiter.ticket));
+            let turn = match waiter.ticket {
+                None => true,
+                Some(ticket) => {
+                    !std::mem::replace(&mut first_looked_at, true) && budget.is_first(ticket)
+                }
+            };
             if !turn {
                 continue;
             }
@@ -962,13 +1008,14 @@ impl Service for HttpService {
                 let st = conn.state();
                 st.waiting = false;
                 self.pump(conn);
+                self.unclaimed_budget_wake(conn);
             }
             Event::Completion(done) => {
                 self.complete(conn, done);
                 self.pump(conn);
             }
             Event::Deadline => self.deadline(conn),
-            Event::Shutdown => Self::stop_reading(conn),
+            Event::Shutdown => self.stop_reading(conn),
         }
         self.arm(conn);
     }
@@ -982,11 +1029,7 @@ impl Service for HttpService {
             self.stalled.retain(|&x| x != id);
         }
         if state.budget_wait {
-            if let Some(at) = self.budget_waiters.iter().position(|w| w.id == id) {
-                if let Some(waiter) = self.budget_waiters.remove(at) {
-                    self.shared.budget.leave_queue(waiter.ticket);
-                }
-            }
+            self.forget_budget_waiter(id);
         }
         // The body being read, and a request the queue had no room for, are
         // dropped with the connection.
