@@ -21,7 +21,7 @@
 //! stops building it in place), for every request, bodies or not.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use reactor::Remote;
@@ -35,11 +35,19 @@ pub(crate) struct BodyBudget {
     pub waiting: LoopWakes,
     /// The loops, to wake; set once they exist.
     remotes: OnceLock<Arc<Vec<Remote<Done>>>>,
-    /// The tickets of the bodies waiting for room, all loops together.
-    queue: Mutex<BTreeSet<u64>>,
-    next_ticket: AtomicU64,
+    /// The bodies waiting for room, all loops together.
+    queue: Mutex<Tickets>,
     /// How many tickets are out: a load, for every new body.
     queued: AtomicUsize,
+}
+
+/// The tickets of the bodies waiting for room, and the next to hand out:
+/// together under one lock, so that tickets join in the order they are
+/// numbered.
+#[derive(Default)]
+struct Tickets {
+    next: u64,
+    out: BTreeSet<u64>,
 }
 
 impl BodyBudget {
@@ -49,14 +57,13 @@ impl BodyBudget {
             used: AtomicUsize::new(0),
             waiting: LoopWakes::default(),
             remotes: OnceLock::new(),
-            queue: Mutex::new(BTreeSet::new()),
-            next_ticket: AtomicU64::new(0),
+            queue: Mutex::new(Tickets::default()),
             queued: AtomicUsize::new(0),
         }
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<u64>> {
-        // The set is never left half-changed: a poisoned lock is as good.
+    fn queue(&self) -> std::sync::MutexGuard<'_, Tickets> {
+        // The tickets are never left half-changed: a poisoned lock is as good.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -67,8 +74,10 @@ impl BodyBudget {
 
     /// Join the queue of bodies waiting for room: the ticket to show.
     pub fn join_queue(&self) -> u64 {
-        let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
-        self.queue().insert(ticket);
+        let mut queue = self.queue();
+        let ticket = queue.next;
+        queue.next += 1;
+        queue.out.insert(ticket);
         self.queued.fetch_add(1, Ordering::SeqCst);
         ticket
     }
@@ -81,16 +90,21 @@ impl BodyBudget {
 
     /// Whether `ticket` is the oldest waiting, the one that may take room.
     pub fn is_first(&self, ticket: u64) -> bool {
-        self.queue().first() == Some(&ticket)
+        self.queue().out.first() == Some(&ticket)
     }
 
     /// Leave the queue (admitted, or gone); the loops with bodies still
     /// waiting look again, as the next one may fit already.
     pub fn leave_queue(&self, ticket: u64) {
-        if !self.queue().remove(&ticket) {
-            return;
-        }
-        if self.queued.fetch_sub(1, Ordering::SeqCst) > 1 {
+        let left = {
+            let mut queue = self.queue();
+            let left = queue.out.remove(&ticket);
+            if left {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+            }
+            left
+        };
+        if left && self.has_waiters() {
             if let Some(remotes) = self.remotes.get() {
                 self.waiting.wake(remotes);
             }
@@ -264,6 +278,17 @@ pub(crate) mod server_tests {
         mpsc::Receiver<()>,
         mpsc::Sender<()>,
     ) {
+        holding_handler_with(|_path| None)
+    }
+
+    /// [`holding_handler`], except for the paths `other` answers.
+    fn holding_handler_with(
+        other: impl Fn(&str) -> Option<http_types::Response> + Send + Sync + 'static,
+    ) -> (
+        impl Fn(Request) -> http_types::Response + Send + Sync + 'static,
+        mpsc::Receiver<()>,
+        mpsc::Sender<()>,
+    ) {
         let (entered_tx, entered) = mpsc::channel();
         let (release, release_rx) = mpsc::channel::<()>();
         let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
@@ -272,10 +297,23 @@ pub(crate) mod server_tests {
                 let _ = entered_tx.lock().map(|tx| tx.send(()));
                 let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
             }
+            if let Some(response) = other(req.path()) {
+                return response;
+            }
             let len = req.body().len().to_string();
             ResponseBuilder::empty_200().body(len).build().unwrap()
         };
         (handler, entered, release)
+    }
+
+    /// A client whose `/hold` body takes the whole budget, once its
+    /// handler runs (and waits to be released).
+    fn hold_all(server: &crate::ServerHandle, entered: &mpsc::Receiver<()>) -> TcpStream {
+        let mut a = connect(server);
+        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
+        a.write_all(&vec![b'a'; BUDGET]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        a
     }
 
     /// A client with a bounded wait on every read.
@@ -300,10 +338,7 @@ pub(crate) mod server_tests {
         let (handler, entered, release) = holding_handler();
         let server = start(2, handler);
         let budget = &server.shared().budget;
-        let mut a = connect(&server);
-        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
-        a.write_all(&vec![b'a'; BUDGET]).unwrap();
-        entered.recv_timeout(WAIT).expect("the handler runs");
+        let mut a = hold_all(&server, &entered);
         // The body is held (exactly, not its vector's doubled room) until
         // the handler returns.
         assert_eq!(budget.used(), BUDGET);
@@ -387,29 +422,19 @@ pub(crate) mod server_tests {
     /// long as its client does not read.
     #[test]
     fn a_body_whose_connection_cannot_take_its_turn_gives_it_up() {
-        let (entered_tx, entered) = mpsc::channel();
-        let (release, release_rx) = mpsc::channel::<()>();
-        let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
-        let handler = move |req: Request| {
-            let body = match req.path() {
-                "/hold" => {
-                    let _ = entered_tx.lock().map(|tx| tx.send(()));
-                    let _ = release_rx.lock().map(|rx| rx.recv_timeout(WAIT));
-                    Vec::new()
-                }
-                // More than the socket buffers hold, in the loop's memory.
-                "/big" => vec![b'x'; 16 << 20],
-                _ => req.body().len().to_string().into_bytes(),
-            };
-            ResponseBuilder::empty_200().body(body).build().unwrap()
-        };
+        // `/big`: more than the socket buffers hold, in the loop's memory.
+        let (handler, entered, release) = holding_handler_with(|path| {
+            (path == "/big").then(|| {
+                ResponseBuilder::empty_200()
+                    .body(vec![b'x'; 16 << 20])
+                    .build()
+                    .unwrap()
+            })
+        });
         let server = start(2, handler);
         let shared = server.shared();
         let budget = &shared.budget;
-        let mut a = connect(&server);
-        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
-        a.write_all(&vec![b'a'; BUDGET]).unwrap();
-        entered.recv_timeout(WAIT).expect("the handler runs");
+        let mut a = hold_all(&server, &entered);
 
         // First in line: a body behind a large response its client does
         // not read.
@@ -435,7 +460,7 @@ pub(crate) mod server_tests {
         wait_until(|| budget.waiters() == 2, || "the next body to wait".into());
 
         release.send(()).unwrap();
-        assert_eq!(response(&mut a), (200, String::new()));
+        assert_eq!(response(&mut a), (200, BUDGET.to_string()));
         let mut interim = [0u8; 25];
         next.read_exact(&mut interim)
             .expect("100 Continue for the next in line");
@@ -443,6 +468,47 @@ pub(crate) mod server_tests {
         next.write_all(b"0123456789").unwrap();
         assert_eq!(response(&mut next), (200, "10".to_owned()));
         drop(stuck);
+        server.shutdown();
+    }
+
+    /// A body waiting behind a request whose response closes the
+    /// connection will not be read, and leaves the queue then, not when
+    /// the connection closes after that response, which takes as long as
+    /// the client takes to read it.
+    #[test]
+    fn a_body_behind_a_closing_response_leaves_the_queue() {
+        // `/close`: more than the socket buffers hold, and the end.
+        let (handler, entered, release) = holding_handler_with(|path| {
+            (path == "/close").then(|| {
+                ResponseBuilder::empty_200()
+                    .header("Connection", "close")
+                    .body(vec![b'x'; 16 << 20])
+                    .build()
+                    .unwrap()
+            })
+        });
+        let server = start(2, handler);
+        let budget = &server.shared().budget;
+        let mut a = hold_all(&server, &entered);
+
+        // The body behind waits (it is read with the request before it,
+        // before that request's handler runs).
+        let mut c = connect(&server);
+        let mut wire = b"GET /close HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        wire.extend_from_slice(&post_head("/behind", 10, false));
+        c.write_all(&wire).unwrap();
+        // The response has begun, and the client reads no more of it.
+        let mut status = [0u8; 12];
+        c.read_exact(&mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 200");
+        wait_until(
+            || budget.waiters() == 0,
+            || "the body behind the closing response to leave the queue".into(),
+        );
+        assert_eq!(budget.used(), BUDGET, "the first body still holds it all");
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a).0, 200);
+        drop(c);
         server.shutdown();
     }
 
@@ -509,10 +575,7 @@ pub(crate) mod server_tests {
             .start(handler)
             .expect("server starts");
         let budget = &server.shared().budget;
-        let mut a = connect(&server);
-        a.write_all(&post_head("/hold", BUDGET, false)).unwrap();
-        a.write_all(&vec![b'a'; BUDGET]).unwrap();
-        entered.recv_timeout(WAIT).expect("the handler runs");
+        let mut a = hold_all(&server, &entered);
 
         // The head waits for room; its body, sent behind it, waits unread.
         let mut b = connect(&server);

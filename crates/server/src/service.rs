@@ -620,6 +620,11 @@ impl HttpService {
             config.max_output,
             config.max_output_memory,
         );
+        if conn.state().done_reading {
+            // A body waiting for room behind the last request (one whose
+            // response closes the connection, say) will not be read.
+            self.leave_budget_queue(conn);
+        }
         loop {
             let (st, input, _) = conn.parts();
             if st.done_reading && st.stalled.is_none() {
