@@ -566,9 +566,14 @@ impl HttpService {
     /// comes here after it: a response parked behind it (a refusal ready
     /// before an earlier request's answer, say) would otherwise wait for
     /// ever.
+    #[inline]
     fn release_parked(&self, conn: &mut Conn<'_, HttpConn>) {
         loop {
             let st = conn.state();
+            // Nothing parked: the common case, answered without a lookup.
+            if st.parked.is_empty() {
+                return;
+            }
             let Some(done) = st.parked.remove(&st.next_out) else {
                 return;
             };
