@@ -264,8 +264,8 @@ pub(crate) struct HttpService {
     pub pending: Vec<Job>,
     /// Connections holding a stalled job, oldest first.
     pub stalled: VecDeque<ConnId>,
-    /// This loop's connections waiting for room in the body budget, oldest
-    /// first.
+    /// This loop's connections waiting for room in the body budget: those
+    /// growing a share they hold first, then new bodies, oldest first.
     pub budget_waiters: VecDeque<BudgetWaiter>,
     /// The handler, when it runs here rather than on the worker pool
     /// ([`ServerConfig::handlers_on_loop`]).
@@ -825,12 +825,19 @@ impl HttpService {
             None => {
                 st.budget_wait = true;
                 budget.waiting.ask(self.loop_index);
-                self.budget_waiters.push_back(BudgetWaiter {
+                let waiter = BudgetWaiter {
                     id,
                     bytes: want - held,
                     ticket: (held == 0).then(|| budget.join_queue()),
                     woken: false,
-                });
+                };
+                // Growing bodies first, new ones after in ticket order: see
+                // `wake_budget_waiters`.
+                if held > 0 {
+                    self.budget_waiters.push_front(waiter);
+                } else {
+                    self.budget_waiters.push_back(waiter);
+                }
             }
         }
         false
@@ -964,25 +971,22 @@ impl HttpService {
         let budget = &self.shared.budget;
         budget.waiting.ask(self.loop_index);
         let mut room = budget.room();
-        // This loop's waiters are in ticket order: only its first new body
-        // can be first of all.
-        let mut first_looked_at = false;
+        // This loop's growing bodies come first, then its new ones in
+        // ticket order, of which only the first can be first of all: the
+        // look stops there, however many wait.
         for waiter in &mut self.budget_waiters {
-            let turn = match waiter.ticket {
-                None => true,
-                Some(ticket) => {
-                    !std::mem::replace(&mut first_looked_at, true) && budget.is_first(ticket)
+            let last = waiter.ticket.is_some();
+            if waiter.ticket.is_none_or(|ticket| budget.is_first(ticket)) {
+                if waiter.woken {
+                    room = room.saturating_sub(waiter.bytes);
+                } else if waiter.bytes <= room {
+                    room -= waiter.bytes;
+                    waiter.woken = true;
+                    wake.push(waiter.id);
                 }
-            };
-            if !turn {
-                continue;
             }
-            if waiter.woken {
-                room = room.saturating_sub(waiter.bytes);
-            } else if waiter.bytes <= room {
-                room -= waiter.bytes;
-                waiter.woken = true;
-                wake.push(waiter.id);
+            if last {
+                break;
             }
         }
     }
