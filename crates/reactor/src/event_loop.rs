@@ -989,8 +989,6 @@ impl<S: Service> EventLoop<S> {
     /// Read what the socket has. `thorough`: read to `WouldBlock` or the end
     /// even after a short read, because an edge may have passed (the event
     /// reported the peer's close, or reading was paused).
-    /// Read until `WouldBlock` (or, unless `thorough`, a short read) or a
-    /// full buffer, and hand what came to the service.
     fn read(&mut self, id: ConnId, now: Instant, thorough: bool) {
         let Some(entry) = self.conns.get_mut(id.index()) else {
             return;
