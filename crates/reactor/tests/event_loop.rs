@@ -179,6 +179,15 @@ impl<S: Service> Drop for Running<S> {
     }
 }
 
+/// A loop configuration whose input buffers hold at most `max` bytes.
+fn small_input(max: usize) -> Config {
+    Config {
+        buffer_size: 4 * 1024,
+        max_input: max,
+        ..Config::default()
+    }
+}
+
 fn next(notes: &Receiver<Note>) -> Note {
     notes
         .recv_timeout(WAIT)
@@ -533,12 +542,7 @@ fn a_reset_is_noticed_while_a_connection_is_not_read() {
         Event::Completion(()) => conn.write(b"xy"),
         _ => {}
     });
-    let config = Config {
-        buffer_size: 4 * 1024,
-        max_input: MAX,
-        ..Config::default()
-    };
-    let running = start(service, config);
+    let running = start(service, small_input(MAX));
     let reset = |mut client: TcpStream, id: ConnId| {
         running.remote.complete(id, ());
         assert_eq!(read_n(&mut client, 1), b"x");
@@ -586,12 +590,7 @@ fn input_never_grows_past_max_input_and_reading_resumes_once_consumed() {
         }
         _ => {}
     });
-    let config = Config {
-        buffer_size: 4 * 1024,
-        max_input: MAX,
-        ..Config::default()
-    };
-    let running = start(service, config);
+    let running = start(service, small_input(MAX));
     let mut client = connect(running.addr);
     let id = opened(&notes);
     let data = pattern(SENT);

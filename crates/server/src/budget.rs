@@ -316,6 +316,13 @@ pub(crate) mod server_tests {
         a
     }
 
+    /// Read the `100 Continue` that admits a body; `what` says whose.
+    fn expect_continue(stream: &mut TcpStream, what: &str) {
+        let mut interim = [0u8; 25];
+        stream.read_exact(&mut interim).expect(what);
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
     /// A client with a bounded wait on every read.
     pub(crate) fn connect(server: &crate::ServerHandle) -> TcpStream {
         let stream = TcpStream::connect(server.local_addr()).expect("connect");
@@ -363,10 +370,7 @@ pub(crate) mod server_tests {
 
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, BUDGET.to_string()));
-        let mut interim = [0u8; 25];
-        b.read_exact(&mut interim)
-            .expect("100 Continue once there is room");
-        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        expect_continue(&mut b, "100 Continue once there is room");
         b.write_all(&[b'b'; 1000]).unwrap();
         assert_eq!(response(&mut b), (200, "1000".to_owned()));
         // Every share has been given back: the handlers have returned.
@@ -400,16 +404,10 @@ pub(crate) mod server_tests {
 
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, (BUDGET / 2).to_string()));
-        let mut interim = [0u8; 25];
-        large
-            .read_exact(&mut interim)
-            .expect("100 Continue for the first in line");
-        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        expect_continue(&mut large, "100 Continue for the first in line");
         large.write_all(&vec![b'l'; BUDGET]).unwrap();
         assert_eq!(response(&mut large), (200, BUDGET.to_string()));
-        small
-            .read_exact(&mut interim)
-            .expect("100 Continue for the next");
+        expect_continue(&mut small, "100 Continue for the next");
         small.write_all(b"0123456789").unwrap();
         assert_eq!(response(&mut small), (200, "10".to_owned()));
         assert_eq!((budget.used(), budget.waiters()), (0, 0));
@@ -461,10 +459,7 @@ pub(crate) mod server_tests {
 
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, BUDGET.to_string()));
-        let mut interim = [0u8; 25];
-        next.read_exact(&mut interim)
-            .expect("100 Continue for the next in line");
-        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        expect_continue(&mut next, "100 Continue for the next in line");
         next.write_all(b"0123456789").unwrap();
         assert_eq!(response(&mut next), (200, "10".to_owned()));
         drop(stuck);
