@@ -384,25 +384,31 @@ impl HttpService {
     }
 
     /// Add a job to this batch, or keep it for later if the worker queue is
-    /// full.
+    /// full or other connections of this loop wait for it: a request read
+    /// later does not take room ahead of one that waits (a client keeping
+    /// its pipeline full would otherwise take every place its own requests
+    /// make).
     #[inline]
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
         if let Some(handler) = &self.on_loop {
             self.run_here(conn, job, &**handler);
-        } else if self.room() > 0 {
+        } else if self.room() > 0 && self.stalled.is_empty() {
             self.pending.push(job);
         } else {
-            self.dispatch_full(conn, job);
+            self.dispatch_full(conn, job, false);
         }
     }
 
-    /// [`dispatch`](Self::dispatch) when the worker queue looked full.
+    /// [`dispatch`](Self::dispatch) when the worker queue looked full or
+    /// others wait for it; `turn` when the job is a connection's stalled one
+    /// and its turn has come (it was woken from the front of the line), so
+    /// that if the room has gone again it keeps the front.
     #[cold]
-    fn dispatch_full(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
+    fn dispatch_full(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job, turn: bool) {
         // Ask the workers for a wake-up, then look again, so that room made
         // between the two is not missed.
         self.shared.stalled_loops.ask(self.loop_index);
-        if self.room() > 0 {
+        if self.room() > 0 && (turn || self.stalled.is_empty()) {
             self.pending.push(job);
             return;
         }
@@ -411,7 +417,11 @@ impl HttpService {
         st.stalled = Some(Box::new(job));
         if !st.waiting {
             st.waiting = true;
-            self.stalled.push_back(id);
+            if turn {
+                self.stalled.push_front(id);
+            } else {
+                self.stalled.push_back(id);
+            }
         }
     }
 
@@ -651,9 +661,15 @@ impl HttpService {
             }
             let (st, _, _) = conn.parts();
             // A job the queue refused goes first, even when nothing more will
-            // be read from this connection.
-            if let Some(job) = st.stalled.take() {
-                self.dispatch(conn, *job);
+            // be read from this connection; it goes once its turn has come,
+            // when the connection is woken from the front of the line.
+            if st.stalled.is_some() {
+                if st.waiting {
+                    return;
+                }
+                if let Some(job) = st.stalled.take() {
+                    self.dispatch_full(conn, *job, true);
+                }
                 if conn.state().stalled.is_some() {
                     return;
                 }

@@ -673,6 +673,60 @@ fn a_full_worker_queue_holds_requests_back_without_losing_them() {
 }
 
 #[test]
+fn a_request_waiting_for_the_queue_is_not_passed_over_by_later_ones() {
+    // Four workers and room for one waiting job; each handler says it has
+    // begun and waits for a release. One client pipelines sixteen requests,
+    // another sends one while the queue is full: it waits behind the first
+    // client's waiting request, and the first client's later requests must
+    // not take the room ahead of it each time one of its own ends.
+    const PIPELINED: usize = 16;
+    let (began_tx, began) = std::sync::mpsc::channel::<String>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let (began_tx, release_rx) = (Mutex::new(began_tx), Mutex::new(release_rx));
+    let handler = move |req: Request| {
+        let _ = began_tx.lock().unwrap().send(req.path().to_string());
+        let _ = release_rx.lock().unwrap().recv();
+        echo(req)
+    };
+    let server = start(ServerBuilder::new().queue_capacity(1), handler);
+    let addr = server.local_addr();
+    let mut greedy = Client::connect(addr);
+    let wire: Vec<u8> = (0..PIPELINED)
+        .flat_map(|i| get(&format!("/greedy/{i}")))
+        .collect();
+    greedy.send(&wire);
+    let mut order: Vec<String> = (0..4)
+        .map(|_| began.recv_timeout(common::WAIT).expect("a worker begins"))
+        .collect();
+    let mut other = Client::connect(addr);
+    other.send(&get("/other"));
+    // A request refused without a worker (no `Host`), sent after the one
+    // above: once it is answered, the loop has read the one above too, and
+    // it waits for the queue.
+    let mut refused = Client::connect(addr);
+    refused.send(b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(refused.response().status().as_u16(), 400);
+    while order.len() < PIPELINED + 1 {
+        release.send(()).unwrap();
+        order.push(began.recv_timeout(common::WAIT).expect("the next begins"));
+    }
+    for _ in 0..4 {
+        release.send(()).unwrap();
+    }
+    for i in 0..PIPELINED {
+        assert_eq!(body(&greedy.response()), format!("/greedy/{i} "));
+    }
+    assert_eq!(body(&other.response()), "/other ");
+    let at = |path: &str| order.iter().position(|p| p == path);
+    let last = format!("/greedy/{}", PIPELINED - 1);
+    assert!(
+        at("/other") < at(&last),
+        "the waiting request was passed over: {order:?}"
+    );
+    server.shutdown();
+}
+
+#[test]
 fn a_client_that_stops_reading_is_closed() {
     // The client below stops reading for 15 times this.
     let server = start(
