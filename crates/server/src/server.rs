@@ -257,7 +257,7 @@ impl ServerBuilder {
                 shared: Arc::clone(&shared),
                 jobs: jobs_tx.clone(),
                 pending: Vec::new(),
-                stalled: VecDeque::new(),
+                stalled: Default::default(),
                 budget_waiters: VecDeque::new(),
                 on_loop: on_loop.clone(),
                 quick_here,

@@ -256,14 +256,83 @@ pub(crate) struct BudgetWaiter {
     woken: bool,
 }
 
+/// A loop's connections waiting for room in the worker queue, served first
+/// come, first served.
+pub(crate) struct QueueLine<Id = ConnId> {
+    /// Connections holding a stalled job, oldest first.
+    waiting: VecDeque<Id>,
+    /// Taken from the front in this round of wakes, their wakes not yet
+    /// come: they are still ahead of anything read meanwhile.
+    woken: usize,
+    /// Of those, how many found the room gone and went back to the front,
+    /// in the order they had.
+    back: usize,
+}
+
+impl<Id> Default for QueueLine<Id> {
+    fn default() -> Self {
+        QueueLine {
+            waiting: VecDeque::new(),
+            woken: 0,
+            back: 0,
+        }
+    }
+}
+
+impl<Id: Copy + PartialEq> QueueLine<Id> {
+    /// Whether no connection of the loop waits for room (a job read now may
+    /// take it).
+    fn is_clear(&self) -> bool {
+        self.waiting.is_empty() && self.woken == 0
+    }
+
+    /// A connection whose job found no room: to the back of the line, or
+    /// back to the front if its turn had come.
+    fn join(&mut self, id: Id, turn: bool) {
+        if turn {
+            self.waiting.insert(self.back.min(self.waiting.len()), id);
+            self.back += 1;
+        } else {
+            self.waiting.push_back(id);
+        }
+    }
+
+    /// The wake of a connection taken from the front has come.
+    fn arrived(&mut self) {
+        self.woken = self.woken.saturating_sub(1);
+    }
+
+    /// A new round of wakes begins (every wake of the last one has come or
+    /// was dropped with its connection): whether any connection waits.
+    fn new_round(&mut self) -> bool {
+        self.woken = 0;
+        self.back = 0;
+        !self.waiting.is_empty()
+    }
+
+    /// Take up to `room` connections from the front, to be woken.
+    fn wake(&mut self, room: usize, wake: &mut Vec<Id>) {
+        for _ in 0..room.min(self.waiting.len()) {
+            if let Some(id) = self.waiting.pop_front() {
+                wake.push(id);
+                self.woken += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, id: Id) {
+        self.waiting.retain(|&x| x != id);
+    }
+}
+
 pub(crate) struct HttpService {
     pub loop_index: usize,
     pub shared: Arc<Shared>,
     pub jobs: Sender<Work>,
     /// Jobs decoded in this batch of events, sent together at its end.
     pub pending: Vec<Job>,
-    /// Connections holding a stalled job, oldest first.
-    pub stalled: VecDeque<ConnId>,
+    /// Connections holding a stalled job.
+    pub stalled: QueueLine,
     /// This loop's connections waiting for room in the body budget: those
     /// growing a share they hold first, then new bodies, oldest first.
     pub budget_waiters: VecDeque<BudgetWaiter>,
@@ -392,7 +461,7 @@ impl HttpService {
     fn dispatch(&mut self, conn: &mut Conn<'_, HttpConn>, job: Job) {
         if let Some(handler) = &self.on_loop {
             self.run_here(conn, job, &**handler);
-        } else if self.room() > 0 && self.stalled.is_empty() {
+        } else if self.room() > 0 && self.stalled.is_clear() {
             self.pending.push(job);
         } else {
             self.dispatch_full(conn, job, false);
@@ -408,7 +477,7 @@ impl HttpService {
         // Ask the workers for a wake-up, then look again, so that room made
         // between the two is not missed.
         self.shared.stalled_loops.ask(self.loop_index);
-        if self.room() > 0 && (turn || self.stalled.is_empty()) {
+        if self.room() > 0 && (turn || self.stalled.is_clear()) {
             self.pending.push(job);
             return;
         }
@@ -417,11 +486,7 @@ impl HttpService {
         st.stalled = Some(Box::new(job));
         if !st.waiting {
             st.waiting = true;
-            if turn {
-                self.stalled.push_front(id);
-            } else {
-                self.stalled.push_back(id);
-            }
+            self.stalled.join(id, turn);
         }
     }
 
@@ -1036,7 +1101,10 @@ impl Service for HttpService {
             Event::Readable | Event::Drained => self.pump(conn),
             Event::Wake => {
                 let st = conn.state();
-                st.waiting = false;
+                if st.waiting {
+                    st.waiting = false;
+                    self.stalled.arrived();
+                }
                 self.pump(conn);
                 self.unclaimed_budget_wake(conn);
             }
@@ -1056,7 +1124,7 @@ impl Service for HttpService {
     /// mid-message) is made as new for another connection.
     fn closed(&mut self, id: ConnId, state: HttpConn) {
         if state.waiting {
-            self.stalled.retain(|&x| x != id);
+            self.stalled.remove(id);
         }
         if state.budget_wait {
             self.forget_budget_waiter(id);
@@ -1089,17 +1157,76 @@ impl Service for HttpService {
         if !self.budget_waiters.is_empty() {
             self.wake_budget_waiters(wake);
         }
-        if self.stalled.is_empty() {
+        if !self.stalled.new_round() {
             return;
         }
         // Ask for a wake-up before looking at the room, so that room made
         // after the look still wakes this loop.
         self.shared.stalled_loops.ask(self.loop_index);
-        for _ in 0..self.room().min(self.stalled.len()) {
-            if let Some(id) = self.stalled.pop_front() {
-                wake.push(id);
-            }
+        let room = self.room();
+        self.stalled.wake(room, wake);
+    }
+}
+
+#[cfg(test)]
+mod queue_line_tests {
+    use super::QueueLine;
+
+    /// Connections `ids` join the back of the line, in that order.
+    fn line(ids: &[u32]) -> QueueLine<u32> {
+        let mut line = QueueLine::default();
+        for &id in ids {
+            line.join(id, false);
         }
+        line
+    }
+
+    fn woken(line: &mut QueueLine<u32>, room: usize) -> Vec<u32> {
+        let mut wake = Vec::new();
+        assert!(line.new_round());
+        line.wake(room, &mut wake);
+        wake
+    }
+
+    #[test]
+    fn the_line_is_not_clear_until_every_woken_connection_has_had_its_wake() {
+        let mut l = line(&[1, 2, 3]);
+        assert_eq!(woken(&mut l, 3), [1, 2, 3]);
+        // Nobody is left in the line, but two wakes have not come: a job
+        // read meanwhile waits behind them.
+        l.arrived();
+        assert!(!l.is_clear());
+        l.arrived();
+        assert!(!l.is_clear());
+        l.arrived();
+        assert!(l.is_clear());
+        // A new round starts afresh, whatever wakes were dropped.
+        let mut l = line(&[1, 2]);
+        assert_eq!(woken(&mut l, 2), [1, 2]);
+        assert!(!l.new_round());
+        assert!(l.is_clear());
+    }
+
+    #[test]
+    fn woken_connections_that_find_no_room_keep_their_order_at_the_front() {
+        let mut l = line(&[1, 2, 3, 4]);
+        assert_eq!(woken(&mut l, 3), [1, 2, 3]);
+        // 1 takes the room and its next job goes to the back; 2 and 3 find
+        // none left.
+        l.arrived();
+        l.join(1, false);
+        l.arrived();
+        l.join(2, true);
+        l.arrived();
+        l.join(3, true);
+        assert_eq!(woken(&mut l, 5), [2, 3, 4, 1]);
+    }
+
+    #[test]
+    fn a_closed_connection_leaves_the_line() {
+        let mut l = line(&[1, 2, 3]);
+        l.remove(2);
+        assert_eq!(woken(&mut l, 3), [1, 3]);
     }
 }
 
