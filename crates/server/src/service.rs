@@ -257,15 +257,18 @@ pub(crate) struct BudgetWaiter {
 }
 
 /// A loop's connections waiting for room in the worker queue, served first
-/// come, first served.
+/// come, first served, a connection at a time: one woken from the front
+/// may go on to queue the requests it has read while room is left and
+/// nobody waits in the line, and those woken with it that then find no
+/// room go back to the front in the order they had. (Holding every
+/// connection woken in a round to one job until all of them had theirs
+/// would cost a round of wakes per job where pipelined requests fill the
+/// queue.)
 pub(crate) struct QueueLine<Id = ConnId> {
     /// Connections holding a stalled job, oldest first.
     waiting: VecDeque<Id>,
-    /// Taken from the front in this round of wakes, their wakes not yet
-    /// come: they are still ahead of anything read meanwhile.
-    woken: usize,
-    /// Of those, how many found the room gone and went back to the front,
-    /// in the order they had.
+    /// Of the connections taken from the front in this round of wakes,
+    /// how many found the room gone and went back to the front.
     back: usize,
 }
 
@@ -273,7 +276,6 @@ impl<Id> Default for QueueLine<Id> {
     fn default() -> Self {
         QueueLine {
             waiting: VecDeque::new(),
-            woken: 0,
             back: 0,
         }
     }
@@ -283,7 +285,7 @@ impl<Id: Copy + PartialEq> QueueLine<Id> {
     /// Whether no connection of the loop waits for room (a job read now may
     /// take it).
     fn is_clear(&self) -> bool {
-        self.waiting.is_empty() && self.woken == 0
+        self.waiting.is_empty()
     }
 
     /// A connection whose job found no room: to the back of the line, or
@@ -297,15 +299,9 @@ impl<Id: Copy + PartialEq> QueueLine<Id> {
         }
     }
 
-    /// The wake of a connection taken from the front has come.
-    fn arrived(&mut self) {
-        self.woken = self.woken.saturating_sub(1);
-    }
-
     /// A new round of wakes begins (every wake of the last one has come or
     /// was dropped with its connection): whether any connection waits.
     fn new_round(&mut self) -> bool {
-        self.woken = 0;
         self.back = 0;
         !self.waiting.is_empty()
     }
@@ -315,7 +311,6 @@ impl<Id: Copy + PartialEq> QueueLine<Id> {
         for _ in 0..room.min(self.waiting.len()) {
             if let Some(id) = self.waiting.pop_front() {
                 wake.push(id);
-                self.woken += 1;
             }
         }
     }
@@ -1101,10 +1096,7 @@ impl Service for HttpService {
             Event::Readable | Event::Drained => self.pump(conn),
             Event::Wake => {
                 let st = conn.state();
-                if st.waiting {
-                    st.waiting = false;
-                    self.stalled.arrived();
-                }
+                st.waiting = false;
                 self.pump(conn);
                 self.unclaimed_budget_wake(conn);
             }
@@ -1189,20 +1181,14 @@ mod queue_line_tests {
     }
 
     #[test]
-    fn the_line_is_not_clear_until_every_woken_connection_has_had_its_wake() {
+    fn a_new_round_starts_at_the_front() {
         let mut l = line(&[1, 2, 3]);
-        assert_eq!(woken(&mut l, 3), [1, 2, 3]);
-        // Nobody is left in the line, but two wakes have not come: a job
-        // read meanwhile waits behind them.
-        l.arrived();
-        assert!(!l.is_clear());
-        l.arrived();
-        assert!(!l.is_clear());
-        l.arrived();
-        assert!(l.is_clear());
-        // A new round starts afresh, whatever wakes were dropped.
-        let mut l = line(&[1, 2]);
         assert_eq!(woken(&mut l, 2), [1, 2]);
+        assert!(!l.is_clear());
+        // 2 found no room: back to the front, ahead of 3.
+        l.join(2, true);
+        assert_eq!(woken(&mut l, 1), [2]);
+        assert_eq!(woken(&mut l, 1), [3]);
         assert!(!l.new_round());
         assert!(l.is_clear());
     }
@@ -1213,11 +1199,8 @@ mod queue_line_tests {
         assert_eq!(woken(&mut l, 3), [1, 2, 3]);
         // 1 takes the room and its next job goes to the back; 2 and 3 find
         // none left.
-        l.arrived();
         l.join(1, false);
-        l.arrived();
         l.join(2, true);
-        l.arrived();
         l.join(3, true);
         assert_eq!(woken(&mut l, 5), [2, 3, 4, 1]);
     }
