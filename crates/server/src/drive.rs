@@ -50,6 +50,12 @@ pub(crate) struct LoopSlot {
     /// Counted up each time the loop is put down and each time it is taken
     /// up again: odd while it is down. Written only under the lock.
     turns: AtomicU64,
+    /// A [`Work::TakeLoop`] for this loop is on its way: set by the watch
+    /// when it sends one, cleared by the worker that receives it, before it
+    /// tries. A try can fail with the loop down (its thread has counted the
+    /// put-down but not yet let go of the lock), and the watch then sends
+    /// another at its next look instead of leaving the loop down.
+    handover: AtomicBool,
 }
 
 /// A loop taken up by this thread. Should the thread panic while it holds
@@ -177,6 +183,7 @@ pub(crate) fn start(
             .map(|l| LoopSlot {
                 event_loop: Mutex::new(Some(l)),
                 turns: AtomicU64::new(0),
+                handover: AtomicBool::new(false),
             })
             .collect(),
         running: AtomicUsize::new(count),
@@ -235,6 +242,15 @@ fn spawn(
 ) -> std::io::Result<JoinHandle<()>> {
     let c = Arc::clone(crew);
     std::thread::Builder::new().name(name).spawn(move || f(&c))
+}
+
+/// [`Work::TakeLoop`]: take up loop `index`, left down, and drive it, as
+/// [`drive`] does.
+pub(crate) fn take_over(index: usize, worker: &mut Worker, crew: &Crew) {
+    if let Some(slot) = crew.loops.get(index) {
+        slot.handover.store(false, Ordering::SeqCst);
+    }
+    drive(index, worker, crew);
 }
 
 /// Take up loop `index` and drive it until another thread takes it or it
@@ -326,24 +342,15 @@ fn watch(crew: &Crew, jobs: &Sender<Work>) {
     };
     let turns = |slot: &LoopSlot| slot.turns.load(Ordering::SeqCst);
     let mut seen: Vec<u64> = crew.loops.iter().map(turns).collect();
-    // The last `turns` a loop was handed over at (odd; none yet), so that a
-    // loop no worker has taken yet is not handed over again and again.
-    let mut asked: Vec<u64> = vec![0; crew.loops.len()];
     while crew.running.load(Ordering::SeqCst) > 0 {
         std::thread::sleep(TICK);
         let mut active = false;
         for (i, slot) in crew.loops.iter().enumerate() {
-            let now = turns(slot);
-            if now != seen[i] {
-                seen[i] = now;
-                active = true;
-            } else if now % 2 == 1 {
-                active = true;
-                if asked[i] != now {
-                    asked[i] = now;
-                    // Ahead of queued jobs: the next worker free takes it.
-                    jobs.send_front(Work::TakeLoop(i));
-                }
+            let look = look(&mut seen[i], turns(slot), &slot.handover);
+            active |= look != Look::Quiet;
+            if look == Look::HandOver {
+                // Ahead of queued jobs: the next worker free takes it.
+                jobs.send_front(Work::TakeLoop(i));
             }
         }
         if !active {
@@ -356,5 +363,61 @@ fn watch(crew: &Crew, jobs: &Sender<Work>) {
             }
             w.parked.store(false, Ordering::SeqCst);
         }
+    }
+}
+
+/// What the watch makes of one loop at one look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// Up, and not put down since the last look.
+    Quiet,
+    /// Put down or taken up since the last look, or down with a hand-over
+    /// on its way.
+    Busy,
+    /// Down since the last look, with no hand-over on its way: send one.
+    HandOver,
+}
+
+/// Look at a loop whose count of turns is `now`, `seen` at the last look;
+/// `handover` is set when a hand-over is to be sent, so that a loop no
+/// worker has taken yet is not handed over again and again.
+fn look(seen: &mut u64, now: u64, handover: &AtomicBool) -> Look {
+    if now != *seen {
+        *seen = now;
+        Look::Busy
+    } else if now % 2 == 0 {
+        Look::Quiet
+    } else if handover.swap(true, Ordering::SeqCst) {
+        Look::Busy
+    } else {
+        Look::HandOver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::{look, Look};
+
+    #[test]
+    fn a_loop_left_down_is_handed_over_once_until_the_hand_over_is_taken() {
+        let handover = AtomicBool::new(false);
+        let mut seen = 6;
+        // Put down since the last look.
+        assert_eq!(look(&mut seen, 7, &handover), Look::Busy);
+        // Down a whole tick: handed over, once.
+        assert_eq!(look(&mut seen, 7, &handover), Look::HandOver);
+        assert_eq!(look(&mut seen, 7, &handover), Look::Busy);
+        assert_eq!(look(&mut seen, 7, &handover), Look::Busy);
+        // A worker takes the hand-over and fails to take the loop up (its
+        // thread had counted the put-down but not let go of the lock yet):
+        // the loop, still down, is handed over again.
+        handover.store(false, Ordering::SeqCst);
+        assert_eq!(look(&mut seen, 7, &handover), Look::HandOver);
+        // Taken up, then up and quiet.
+        handover.store(false, Ordering::SeqCst);
+        assert_eq!(look(&mut seen, 8, &handover), Look::Busy);
+        assert_eq!(look(&mut seen, 8, &handover), Look::Quiet);
     }
 }

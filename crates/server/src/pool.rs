@@ -374,7 +374,7 @@ pub(crate) fn work(worker: &mut Worker, crew: &Crew) {
             Work::Batch(batch) => batch.len(),
             Work::One(_) => 1,
             Work::TakeLoop(index) => {
-                crate::drive::drive(*index, worker, crew);
+                crate::drive::take_over(*index, worker, crew);
                 continue;
             }
         };
