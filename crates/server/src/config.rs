@@ -43,7 +43,9 @@ pub struct ServerConfig {
     /// Event-loop threads. Default: 1.
     pub event_loops: usize,
     /// Requests waiting for a worker, across the server. When the queue is
-    /// full, connections stop reading new requests until it drains.
+    /// full, connections stop reading new requests until it drains, and
+    /// take the room it makes in the order they began to wait (per event
+    /// loop): a request read later waits behind them.
     pub queue_capacity: usize,
     /// Open connections at most; at the cap, new ones wait in the kernel's
     /// backlog until one closes.
