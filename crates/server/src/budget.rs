@@ -523,7 +523,7 @@ pub(crate) mod server_tests {
             })
             .max_body_memory(LARGE)
             // The first body holds the room for as long as the test runs.
-            .head_timeout(Duration::from_secs(3600))
+            .body_timeout(Duration::from_secs(3600))
             .start(|_req: Request| ResponseBuilder::empty_200().build().unwrap())
             .expect("server starts");
         let budget = &server.shared().budget;
@@ -562,11 +562,12 @@ pub(crate) mod server_tests {
     }
 
     #[test]
-    fn a_body_waiting_for_the_budget_runs_no_head_timeout() {
-        const HEAD_TIMEOUT: Duration = Duration::from_millis(200);
+    fn a_body_waiting_for_the_budget_runs_no_timeout() {
+        const TIMEOUT: Duration = Duration::from_millis(200);
         let (handler, entered, release) = holding_handler();
         let server = builder(2)
-            .head_timeout(HEAD_TIMEOUT)
+            .head_timeout(TIMEOUT)
+            .body_timeout(TIMEOUT)
             .start(handler)
             .expect("server starts");
         let budget = &server.shared().budget;
@@ -580,9 +581,9 @@ pub(crate) mod server_tests {
             || "the second body to wait".into(),
         );
         b.write_all(&[b'b'; 1000]).unwrap();
-        // Past the head timeout: a clock running while the body waits would
+        // Past both timeouts: a clock running while the body waits would
         // have answered 408 by now.
-        std::thread::sleep(HEAD_TIMEOUT * 3);
+        std::thread::sleep(TIMEOUT * 3);
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, BUDGET.to_string()));
         assert_eq!(response(&mut b), (200, "1000".to_owned()));

@@ -6,6 +6,10 @@ use http_codec::Limits;
 
 /// Default for [`ServerConfig::head_timeout`]: 10 seconds.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerConfig::body_timeout`]: 10 seconds.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerConfig::body_min_rate`]: 64 KiB a second.
+pub const DEFAULT_BODY_MIN_RATE: usize = 64 * 1024;
 /// Default for [`ServerConfig::idle_timeout`]: 60 seconds.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default for [`ServerConfig::write_timeout`]: 30 seconds.
@@ -80,10 +84,11 @@ pub struct ServerConfig {
     /// A body with a `Content-Length` is admitted whole when its head
     /// arrives, or waits: its head is read, its body left in the socket
     /// (the client is slowed by TCP flow control, and gets no
-    /// `100 Continue` yet) and its head timeout does not run until other
-    /// bodies give back enough. Admitted bodies never wait on each other, so
+    /// `100 Continue` yet) and its [`body_timeout`](Self::body_timeout)
+    /// does not run until other bodies give back enough. Admitted bodies
+    /// never wait on each other, and each has a bounded time to arrive, so
     /// waiting ends. A chunked body's share grows as it arrives; if it cannot
-    /// grow, the body stops being read with its head timeout running, since
+    /// grow, the body stops being read with its body timeout running, since
     /// it holds memory (chunked bodies that between them hold the whole
     /// budget and all want more end with `408`). A body that arrives whole
     /// with its head (at most the input buffer) is counted, past the limit if
@@ -94,11 +99,22 @@ pub struct ServerConfig {
     pub max_body_memory: usize,
     /// Accept a bare LF as a head line ending (off: refused with 400).
     pub allow_bare_lf: bool,
-    /// From the first byte of a request to the end of its head and body:
-    /// a slower request gets `408` and a close. A request whose body waited
-    /// for room in [`max_body_memory`](Self::max_body_memory) is timed from
-    /// when it was admitted.
+    /// From the first byte of a request to the end of its head: a slower
+    /// head gets `408` and a close.
     pub head_timeout: Duration,
+    /// What a request body has to arrive, counted from the end of its head
+    /// (from its admission, for a body that waited for room in
+    /// [`max_body_memory`](Self::max_body_memory)): this, plus a second for
+    /// every [`body_min_rate`](Self::body_min_rate) bytes of its
+    /// `Content-Length` (of a chunked body, of the room it has been given
+    /// so far, which grows as it arrives). A slower body gets `408` and a
+    /// close. So an upload may take as long as its size needs at that rate,
+    /// while a body admitted to the budget gives its room back within a
+    /// bounded time however slowly its client sends: holding the room costs
+    /// a client that bandwidth.
+    pub body_timeout: Duration,
+    /// Bytes a second: see [`body_timeout`](Self::body_timeout).
+    pub body_min_rate: usize,
     /// A keep-alive connection with no request for this long is closed.
     pub idle_timeout: Duration,
     /// A connection whose queued output makes no progress for this long
@@ -194,6 +210,8 @@ impl Default for ServerConfig {
             max_body_memory: DEFAULT_MAX_BODY_MEMORY,
             allow_bare_lf: false,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,

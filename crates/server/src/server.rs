@@ -122,6 +122,10 @@ impl ServerBuilder {
         allow_bare_lf: bool,
         /// See [`ServerConfig::head_timeout`].
         head_timeout: Duration,
+        /// See [`ServerConfig::body_timeout`].
+        body_timeout: Duration,
+        /// See [`ServerConfig::body_min_rate`].
+        body_min_rate: usize,
         /// See [`ServerConfig::idle_timeout`].
         idle_timeout: Duration,
         /// See [`ServerConfig::write_timeout`].
@@ -163,6 +167,11 @@ impl ServerBuilder {
                 c.head_timeout.is_zero(),
                 "head_timeout must be more than zero",
             ),
+            (
+                c.body_timeout.is_zero(),
+                "body_timeout must be more than zero",
+            ),
+            (c.body_min_rate == 0, "body_min_rate must be at least 1"),
             (
                 c.idle_timeout.is_zero(),
                 "idle_timeout must be more than zero",

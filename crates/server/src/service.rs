@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_codec::{
     encode_response, http_date_now, ConnectionHeader, Decoded, EncodeOptions, Expect, Framing,
@@ -357,6 +357,20 @@ const SPARE_DECODERS: usize = 256;
 /// A request decoder with the server's limits.
 fn new_decoder(config: &ServerConfig) -> RequestDecoder {
     RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf)
+}
+
+/// The time a body holding `share` bytes of the body budget has to arrive,
+/// from the end of its head or its admission: `body_timeout`, plus a second
+/// for every `body_min_rate` bytes.
+fn body_allowance(config: &ServerConfig, share: usize) -> Duration {
+    // Checked when the server was built; one byte a second if not.
+    let rate = config.body_min_rate.max(1) as u128;
+    let nanos = share as u128 * 1_000_000_000 / rate;
+    let by_length = Duration::new(
+        u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
+        (nanos % 1_000_000_000) as u32,
+    );
+    config.body_timeout.saturating_add(by_length)
 }
 
 /// The status a request gets without reaching the handler, if any.
@@ -791,9 +805,13 @@ impl HttpService {
                     } else {
                         st.request_started.get_or_insert(now);
                     }
-                    if new_body && !self.admit_body(conn) {
-                        // No `100 Continue` asks for a body not admitted.
-                        break;
+                    if new_body {
+                        if !self.admit_body(conn) {
+                            // No `100 Continue` asks for a body not admitted.
+                            break;
+                        }
+                        // The head is read: the body's own clock starts.
+                        conn.state().request_started = Some(now);
                     }
                     let (st, _, output) = conn.parts();
                     if wants_continue && !st.continue_sent && st.in_flight == 0 {
@@ -974,7 +992,17 @@ impl HttpService {
             // Only responses remain; the reactor's write timeout guards them.
             None
         } else if let Some(started) = st.request_started {
-            Some(started + config.head_timeout)
+            let reading_body = st
+                .decoder
+                .as_deref()
+                .is_some_and(|d| d.pending_head().is_some());
+            let allowed = if reading_body {
+                body_allowance(config, st.body_share)
+            } else {
+                config.head_timeout
+            };
+            // Past what an `Instant` can hold: no deadline.
+            started.checked_add(allowed)
         } else if st.budget_wait {
             // Waiting for room in the body budget, holding none of it.
             None
@@ -983,7 +1011,7 @@ impl HttpService {
             && st.stalled.is_none()
             && pending_output == 0
         {
-            Some(now + config.idle_timeout)
+            now.checked_add(config.idle_timeout)
         } else {
             // Waiting on the handler or on the client reading our output: the
             // write timeout covers the latter, no clock of ours runs.
@@ -1210,6 +1238,43 @@ mod queue_line_tests {
         let mut l = line(&[1, 2, 3]);
         l.remove(2);
         assert_eq!(woken(&mut l, 3), [1, 3]);
+    }
+}
+
+#[cfg(test)]
+mod body_allowance_tests {
+    use std::time::Duration;
+
+    use super::body_allowance;
+    use crate::ServerConfig;
+
+    fn config(timeout: Duration, rate: usize) -> ServerConfig {
+        ServerConfig {
+            body_timeout: timeout,
+            body_min_rate: rate,
+            ..ServerConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_body_gets_its_timeout_and_a_second_per_min_rate_bytes() {
+        let c = config(Duration::from_secs(10), 64 * 1024);
+        assert_eq!(body_allowance(&c, 0), Duration::from_secs(10));
+        assert_eq!(body_allowance(&c, 8 << 20), Duration::from_secs(10 + 128));
+        assert_eq!(body_allowance(&c, 32 * 1024), Duration::from_millis(10_500));
+    }
+
+    #[test]
+    fn the_allowance_saturates_instead_of_overflowing() {
+        let c = config(Duration::MAX, 1);
+        assert_eq!(body_allowance(&c, usize::MAX), Duration::MAX);
+        let c = config(Duration::from_secs(1), 1);
+        assert_eq!(body_allowance(&c, usize::MAX), Duration::MAX);
+        // No rounding on the way: (2^64 - 1) / 2 seconds, plus one.
+        let c = config(Duration::from_secs(1), 2);
+        let huge = body_allowance(&c, usize::MAX);
+        assert_eq!(huge.as_secs(), 1 << (usize::BITS - 1));
+        assert_eq!(huge.subsec_millis(), 500);
     }
 }
 

@@ -504,6 +504,80 @@ fn a_dripped_head_is_cut_off_by_the_head_timeout() {
     server.shutdown();
 }
 
+/// The head of a `POST` with a body of `len` bytes.
+fn post_head(path: &str, len: usize) -> Vec<u8> {
+    format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n").into_bytes()
+}
+
+/// Send `body` in `piece`-byte writes `every` apart, stopping early if the
+/// server has closed.
+fn drip(c: &mut Client, body: &[u8], piece: usize, every: Duration) {
+    for part in body.chunks(piece) {
+        std::thread::sleep(every);
+        if std::io::Write::write_all(&mut c.stream, part).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn an_upload_at_the_minimum_rate_may_take_longer_than_the_head_timeout() {
+    // 2,000 bytes at 1,000 a second or better: 300 ms plus 2 s to arrive.
+    // Sent in about 1 s, more than three times the head timeout.
+    let server = start(
+        ServerBuilder::new()
+            .head_timeout(Duration::from_millis(300))
+            .body_timeout(Duration::from_millis(300))
+            .body_min_rate(1000),
+        echo,
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post_head("/up", 2000));
+    let upload = vec![b'u'; 2000];
+    drip(&mut c, &upload, 100, Duration::from_millis(50));
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(body(&r).len(), "/up ".len() + 2000);
+    server.shutdown();
+}
+
+#[test]
+fn a_stalled_body_is_cut_off_by_the_body_timeout() {
+    let server = start(
+        ServerBuilder::new()
+            .head_timeout(Duration::from_secs(60))
+            .body_timeout(Duration::from_millis(300)),
+        echo,
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post_head("/up", 10));
+    c.send(b"half!");
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 408);
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
+fn a_body_slower_than_the_minimum_rate_is_cut_off_though_it_keeps_coming() {
+    // 1,000 bytes have 200 ms plus 1 s; at 200 bytes a second, 240 have
+    // come by then. The client goes on sending for 2 s.
+    let server = start(
+        ServerBuilder::new()
+            .head_timeout(Duration::from_secs(60))
+            .body_timeout(Duration::from_millis(200))
+            .body_min_rate(1000),
+        echo,
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post_head("/up", 1000));
+    drip(&mut c, &[b'd'; 400], 10, Duration::from_millis(50));
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 408);
+    assert!(c.closed());
+    server.shutdown();
+}
+
 #[test]
 fn an_idle_connection_is_closed() {
     let server = start(
