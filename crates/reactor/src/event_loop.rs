@@ -506,7 +506,8 @@ pub struct EventLoop<S: Service> {
     accept_resume: Option<Instant>,
     /// Graceful shutdown in progress, until this deadline.
     draining: Option<Instant>,
-    /// Poll without blocking next time: work was left over.
+    /// Poll without blocking next time: work was left over (cleared once a
+    /// poll returns, so an interrupted one leaves it set).
     again: bool,
     /// Where held output is counted ([`count_held_output`](Self::count_held_output)).
     held_output: Option<Arc<AtomicUsize>>,
@@ -688,7 +689,8 @@ impl<S: Service> EventLoop<S> {
             .next_wakeup()
             .map(|at| at.saturating_duration_since(now));
         match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
+            // Wakes still wanted (`again`) are kept for the next turn.
+            Ok(()) => self.again = false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(true),
             Err(e) => return Err(e),
         }
@@ -758,8 +760,8 @@ impl<S: Service> EventLoop<S> {
             .collect()
     }
 
-    fn next_wakeup(&mut self) -> Option<Instant> {
-        if std::mem::take(&mut self.again) {
+    fn next_wakeup(&self) -> Option<Instant> {
+        if self.again {
             return Some(Instant::now());
         }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
