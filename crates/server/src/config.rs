@@ -10,6 +10,10 @@ pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for [`ServerConfig::body_min_rate`]: 64 KiB a second.
 pub const DEFAULT_BODY_MIN_RATE: usize = 64 * 1024;
+/// The longest any timeout is taken to be: 100 years (never, in practice).
+/// A longer one, `Duration::MAX` say, is taken as this, so that adding it to
+/// the clock cannot overflow.
+pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// Default for [`ServerConfig::idle_timeout`]: 60 seconds.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default for [`ServerConfig::write_timeout`]: 30 seconds.
@@ -194,6 +198,21 @@ pub enum QuickBatches {
     Reader,
     /// A worker runs the batch while the loop's thread goes on.
     Worker,
+}
+
+impl ServerConfig {
+    /// Take every timeout longer than [`LONGEST_TIMEOUT`] as that.
+    pub(crate) fn cap_timeouts(&mut self) {
+        for t in [
+            &mut self.head_timeout,
+            &mut self.body_timeout,
+            &mut self.idle_timeout,
+            &mut self.write_timeout,
+            &mut self.linger_timeout,
+        ] {
+            *t = (*t).min(LONGEST_TIMEOUT);
+        }
+    }
 }
 
 impl Default for ServerConfig {

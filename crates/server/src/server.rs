@@ -195,7 +195,8 @@ impl ServerBuilder {
     /// [`start`](Self::start) with a handler already in an `Arc`.
     pub fn start_shared(self, handler: Arc<dyn Handler>) -> Result<ServerHandle, ServerError> {
         self.check()?;
-        let config = self.config;
+        let mut config = self.config;
+        config.cap_timeouts();
         let addr = self
             .addr
             .to_socket_addrs()
@@ -352,7 +353,7 @@ impl ServerHandle {
     /// it ends. Joins every thread.
     pub fn shutdown_graceful(self, timeout: Duration) {
         self.shared.draining.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout.min(crate::LONGEST_TIMEOUT);
         for r in self.remotes.iter() {
             r.shutdown_graceful(deadline);
         }

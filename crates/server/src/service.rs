@@ -16,7 +16,7 @@ use reactor::{Conn, ConnId, Event, Remote, Service};
 
 use crate::budget::BodyBudget;
 use crate::queue::Sender;
-use crate::{Handler, ServerConfig};
+use crate::{Handler, ServerConfig, LONGEST_TIMEOUT};
 
 /// A request on its way to a worker.
 pub(crate) struct Job {
@@ -359,9 +359,27 @@ fn new_decoder(config: &ServerConfig) -> RequestDecoder {
     RequestDecoder::new(config.limits).allow_bare_lf(config.allow_bare_lf)
 }
 
+/// When the part of a request being read, begun at `started`, must have
+/// arrived: its head, or its body. (Kept out of line and cold: `arm` runs
+/// after every event, and most find no request half read.)
+#[cold]
+#[inline(never)]
+fn request_deadline(config: &ServerConfig, st: &HttpConn, started: Instant) -> Instant {
+    let reading_body = st
+        .decoder
+        .as_deref()
+        .is_some_and(|d| d.pending_head().is_some());
+    started
+        + if reading_body {
+            body_allowance(config, st.body_share)
+        } else {
+            config.head_timeout
+        }
+}
+
 /// The time a body holding `share` bytes of the body budget has to arrive,
 /// from the end of its head or its admission: `body_timeout`, plus a second
-/// for every `body_min_rate` bytes.
+/// for every `body_min_rate` bytes; at most [`LONGEST_TIMEOUT`].
 fn body_allowance(config: &ServerConfig, share: usize) -> Duration {
     // Checked when the server was built; one byte a second if not.
     let rate = config.body_min_rate.max(1) as u128;
@@ -370,7 +388,10 @@ fn body_allowance(config: &ServerConfig, share: usize) -> Duration {
         u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
         (nanos % 1_000_000_000) as u32,
     );
-    config.body_timeout.saturating_add(by_length)
+    config
+        .body_timeout
+        .saturating_add(by_length)
+        .min(LONGEST_TIMEOUT)
 }
 
 /// The status a request gets without reaching the handler, if any.
@@ -992,17 +1013,7 @@ impl HttpService {
             // Only responses remain; the reactor's write timeout guards them.
             None
         } else if let Some(started) = st.request_started {
-            let reading_body = st
-                .decoder
-                .as_deref()
-                .is_some_and(|d| d.pending_head().is_some());
-            let allowed = if reading_body {
-                body_allowance(config, st.body_share)
-            } else {
-                config.head_timeout
-            };
-            // Past what an `Instant` can hold: no deadline.
-            started.checked_add(allowed)
+            Some(request_deadline(config, st, started))
         } else if st.budget_wait {
             // Waiting for room in the body budget, holding none of it.
             None
@@ -1011,7 +1022,7 @@ impl HttpService {
             && st.stalled.is_none()
             && pending_output == 0
         {
-            now.checked_add(config.idle_timeout)
+            Some(now + config.idle_timeout)
         } else {
             // Waiting on the handler or on the client reading our output: the
             // write timeout covers the latter, no clock of ours runs.
@@ -1246,7 +1257,7 @@ mod body_allowance_tests {
     use std::time::Duration;
 
     use super::body_allowance;
-    use crate::ServerConfig;
+    use crate::{ServerConfig, LONGEST_TIMEOUT};
 
     fn config(timeout: Duration, rate: usize) -> ServerConfig {
         ServerConfig {
@@ -1265,16 +1276,20 @@ mod body_allowance_tests {
     }
 
     #[test]
-    fn the_allowance_saturates_instead_of_overflowing() {
+    fn the_allowance_is_at_most_the_longest_timeout() {
         let c = config(Duration::MAX, 1);
-        assert_eq!(body_allowance(&c, usize::MAX), Duration::MAX);
+        assert_eq!(body_allowance(&c, usize::MAX), LONGEST_TIMEOUT);
         let c = config(Duration::from_secs(1), 1);
-        assert_eq!(body_allowance(&c, usize::MAX), Duration::MAX);
-        // No rounding on the way: (2^64 - 1) / 2 seconds, plus one.
+        assert_eq!(body_allowance(&c, usize::MAX), LONGEST_TIMEOUT);
+        // Just under it: 1 s plus a second per byte.
+        let c = config(Duration::from_secs(1), 1);
+        let under = (LONGEST_TIMEOUT.as_secs() - 2) as usize;
+        assert_eq!(
+            body_allowance(&c, under),
+            LONGEST_TIMEOUT - Duration::from_secs(1)
+        );
         let c = config(Duration::from_secs(1), 2);
-        let huge = body_allowance(&c, usize::MAX);
-        assert_eq!(huge.as_secs(), 1 << (usize::BITS - 1));
-        assert_eq!(huge.subsec_millis(), 500);
+        assert_eq!(body_allowance(&c, 3), Duration::from_millis(2500));
     }
 }
 

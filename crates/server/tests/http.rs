@@ -579,6 +579,33 @@ fn a_body_slower_than_the_minimum_rate_is_cut_off_though_it_keeps_coming() {
 }
 
 #[test]
+fn timeouts_of_duration_max_mean_never() {
+    let forever = Duration::MAX;
+    let server = start(
+        ServerBuilder::new()
+            .head_timeout(forever)
+            .body_timeout(forever)
+            .body_min_rate(1)
+            .idle_timeout(forever)
+            .write_timeout(forever)
+            .linger_timeout(forever),
+        echo,
+    );
+    let mut c = Client::connect(server.local_addr());
+    // A request in two parts (its head's clock runs), then a body in two
+    // parts (its own clock runs), then idle (the idle clock runs).
+    c.send(b"POST /a HTTP/1.1\r\nHo");
+    std::thread::sleep(Duration::from_millis(50));
+    c.send(b"st: t\r\nContent-Length: 4\r\n\r\nab");
+    std::thread::sleep(Duration::from_millis(50));
+    c.send(b"cd");
+    assert_eq!(body(&c.response()), "/a abcd");
+    c.send(&get("/b"));
+    assert_eq!(body(&c.response()), "/b ");
+    server.shutdown_graceful(forever);
+}
+
+#[test]
 fn an_idle_connection_is_closed() {
     let server = start(
         ServerBuilder::new().idle_timeout(Duration::from_millis(200)),
