@@ -306,6 +306,18 @@ pub(crate) mod server_tests {
         (handler, entered, release)
     }
 
+    /// For [`holding_handler_with`]: `path` answers with more than the
+    /// socket buffers hold, and the end of the connection.
+    fn closing_big(path: &str, asked: &str) -> Option<http_types::Response> {
+        (asked == path).then(|| {
+            ResponseBuilder::empty_200()
+                .header("Connection", "close")
+                .body(vec![b'x'; 16 << 20])
+                .build()
+                .unwrap()
+        })
+    }
+
     /// A client whose `/hold` body takes the whole budget, once its
     /// handler runs (and waits to be released).
     fn hold_all(server: &crate::ServerHandle, entered: &mpsc::Receiver<()>) -> TcpStream {
@@ -472,16 +484,7 @@ pub(crate) mod server_tests {
     /// the client takes to read it.
     #[test]
     fn a_body_behind_a_closing_response_leaves_the_queue() {
-        // `/close`: more than the socket buffers hold, and the end.
-        let (handler, entered, release) = holding_handler_with(|path| {
-            (path == "/close").then(|| {
-                ResponseBuilder::empty_200()
-                    .header("Connection", "close")
-                    .body(vec![b'x'; 16 << 20])
-                    .build()
-                    .unwrap()
-            })
-        });
+        let (handler, entered, release) = holding_handler_with(|path| closing_big("/close", path));
         let server = start(2, handler);
         let budget = &server.shared().budget;
         let mut a = hold_all(&server, &entered);
@@ -503,6 +506,76 @@ pub(crate) mod server_tests {
         assert_eq!(budget.used(), BUDGET, "the first body still holds it all");
         release.send(()).unwrap();
         assert_eq!(response(&mut a).0, 200);
+        drop(c);
+        server.shutdown();
+    }
+
+    /// `/hold` of a [`holding_handler`] followed, in the same write, by the
+    /// head of a 1,000-byte upload and part of its body.
+    fn held_then_part_of_an_upload() -> Vec<u8> {
+        let mut wire = b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        wire.extend_from_slice(&post_head("/up", 1000, false));
+        wire.extend_from_slice(b"part");
+        wire
+    }
+
+    /// A body being read when its connection stops reading (its client
+    /// ended its side) gives its share back then, not once the request
+    /// before it is answered and the connection closes.
+    #[test]
+    fn a_body_cut_short_by_the_end_of_its_stream_gives_its_share_back() {
+        let (handler, entered, release) = holding_handler();
+        let server = start(2, handler);
+        let budget = &server.shared().budget;
+        let mut c = connect(&server);
+        c.write_all(&held_then_part_of_an_upload()).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        wait_until(|| budget.used() == 1000, || "the upload's share".into());
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        // Bounded well inside the handler's own wait: once that ends, the
+        // connection closes and would give the share back anyway.
+        let by = Instant::now() + WAIT / 2;
+        while budget.used() != 0 {
+            assert!(
+                Instant::now() < by,
+                "the share is still held while the handler runs: {}",
+                budget.used()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        release.send(()).unwrap();
+        assert_eq!(response(&mut c), (200, "0".to_owned()));
+        server.shutdown();
+    }
+
+    /// Likewise for a body behind a response that closes the connection:
+    /// its share comes back when that response is queued, not when the
+    /// client has read it all.
+    #[test]
+    fn a_body_behind_a_closing_response_gives_its_share_back() {
+        // `/hold` answers, once released, with more than the socket
+        // buffers hold, and the end.
+        let (handler, entered, release) = holding_handler_with(|path| closing_big("/hold", path));
+        let server = start(2, handler);
+        let budget = &server.shared().budget;
+        let mut c = connect(&server);
+        c.write_all(&held_then_part_of_an_upload()).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        wait_until(|| budget.used() == 1000, || "the upload's share".into());
+        release.send(()).unwrap();
+        // The response has begun, and the client reads no more of it.
+        let mut status = [0u8; 12];
+        c.read_exact(&mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 200");
+        wait_until(
+            || budget.used() == 0,
+            || {
+                format!(
+                    "the share back while the response waits, {} held",
+                    budget.used()
+                )
+            },
+        );
         drop(c);
         server.shutdown();
     }

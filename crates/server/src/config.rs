@@ -106,16 +106,17 @@ pub struct ServerConfig {
     /// From the first byte of a request to the end of its head: a slower
     /// head gets `408` and a close.
     pub head_timeout: Duration,
-    /// What a request body has to arrive, counted from the end of its head
-    /// (from its admission, for a body that waited for room in
+    /// The time a request body has to arrive, counted from the end of its
+    /// head (from its admission, for a body that waited for room in
     /// [`max_body_memory`](Self::max_body_memory)): this, plus a second for
     /// every [`body_min_rate`](Self::body_min_rate) bytes of its
     /// `Content-Length` (of a chunked body, of the room it has been given
-    /// so far, which grows as it arrives). A slower body gets `408` and a
-    /// close. So an upload may take as long as its size needs at that rate,
-    /// while a body admitted to the budget gives its room back within a
-    /// bounded time however slowly its client sends: holding the room costs
-    /// a client that bandwidth.
+    /// so far, which grows by doubling as it arrives). A slower body gets
+    /// `408` and a close. So an upload may take as long as its size needs
+    /// at that rate, while a body admitted to the budget gives its room back
+    /// within a bounded time however slowly its client sends (or at once,
+    /// if the connection stops reading first): holding the room costs a
+    /// client about that bandwidth.
     pub body_timeout: Duration,
     /// Bytes a second: see [`body_timeout`](Self::body_timeout).
     pub body_min_rate: usize,

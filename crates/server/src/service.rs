@@ -700,6 +700,7 @@ impl HttpService {
         st.in_flight = st.in_flight.saturating_sub(count as usize);
         if close {
             st.done_reading = true;
+            self.drop_body(st);
         }
         if close || st.last_seq.is_some_and(|l| l < st.next_out) {
             conn.close_after_flush();
@@ -714,10 +715,27 @@ impl HttpService {
         self.leave_budget_queue(conn);
         let st = conn.state();
         st.done_reading = true;
+        self.drop_body(st);
         if st.in_flight == 0 {
             conn.close_after_flush();
         } else if st.last_seq.is_none() {
             st.last_seq = Some(st.next_seq - 1);
+        }
+    }
+
+    /// Reading has stopped: a body being read will not be finished, so its
+    /// share of the body budget is given back and its buffer freed now, not
+    /// when the connection closes (which may be a handler's run and a slow
+    /// client's read of the responses away, with no clock running).
+    fn drop_body(&self, st: &mut HttpConn) {
+        self.shared
+            .budget
+            .give_back(std::mem::take(&mut st.body_share));
+        st.request_started = None;
+        if let Some(decoder) = st.decoder.as_deref_mut() {
+            if decoder.pending_head().is_some() {
+                decoder.reset();
+            }
         }
     }
 

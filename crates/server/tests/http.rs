@@ -560,18 +560,24 @@ fn a_stalled_body_is_cut_off_by_the_body_timeout() {
 
 #[test]
 fn a_body_slower_than_the_minimum_rate_is_cut_off_though_it_keeps_coming() {
-    // 1,000 bytes have 200 ms plus 1 s; at 200 bytes a second, 240 have
-    // come by then. The client goes on sending for 2 s.
+    // 1,000 bytes have 500 ms plus 1 s. The client sends 10 bytes every
+    // 100 ms, never pausing long enough for an inactivity timeout of 500 ms,
+    // for 4 s: by then the 408 has long been sent.
     let server = start(
         ServerBuilder::new()
             .head_timeout(Duration::from_secs(60))
-            .body_timeout(Duration::from_millis(200))
+            .body_timeout(Duration::from_millis(500))
             .body_min_rate(1000),
         echo,
     );
     let mut c = Client::connect(server.local_addr());
     c.send(&post_head("/up", 1000));
-    drip(&mut c, &[b'd'; 400], 10, Duration::from_millis(50));
+    drip(&mut c, &[b'd'; 400], 10, Duration::from_millis(100));
+    // Already there: a clock that restarted with each piece would answer
+    // only 500 ms after the last.
+    c.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let r = c.response();
     assert_eq!(r.status().as_u16(), 408);
     assert!(c.closed());
