@@ -40,6 +40,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod budget;
+#[cfg(test)]
+mod chaos_tests;
 mod config;
 mod drive;
 mod handler;
