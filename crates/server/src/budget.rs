@@ -635,12 +635,11 @@ pub(crate) mod server_tests {
     }
 
     #[test]
-    fn a_body_waiting_for_the_budget_runs_no_timeout() {
+    fn a_body_waiting_for_the_budget_runs_no_head_or_body_clock() {
         const TIMEOUT: Duration = Duration::from_millis(200);
         let (handler, entered, release) = holding_handler();
         let server = builder(2)
             .head_timeout(TIMEOUT)
-            .body_timeout(TIMEOUT)
             .start(handler)
             .expect("server starts");
         let budget = &server.shared().budget;
@@ -654,12 +653,34 @@ pub(crate) mod server_tests {
             || "the second body to wait".into(),
         );
         b.write_all(&[b'b'; 1000]).unwrap();
-        // Past both timeouts: a clock running while the body waits would
-        // have answered 408 by now.
+        // Past the head timeout: a head clock running while the body waits
+        // would have answered 408 by now. (The wait itself may last up to
+        // the default body timeout, 10 s.)
         std::thread::sleep(TIMEOUT * 3);
         release.send(()).unwrap();
         assert_eq!(response(&mut a), (200, BUDGET.to_string()));
         assert_eq!(response(&mut b), (200, "1000".to_owned()));
+        server.shutdown();
+    }
+
+    /// A body waits for room at most `body_timeout`, then gets 503 and
+    /// leaves the queue: waiting connections do not outlive every clock.
+    #[test]
+    fn a_body_that_waits_for_room_longer_than_the_body_timeout_gets_503() {
+        let (handler, entered, release) = holding_handler();
+        let server = builder(2)
+            .body_timeout(Duration::from_millis(300))
+            .start(handler)
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let mut a = hold_all(&server, &entered);
+
+        let mut b = connect(&server);
+        b.write_all(&post_head("/b", 1000, true)).unwrap();
+        assert_eq!(response(&mut b).0, 503);
+        assert_eq!(budget.waiters(), 0, "the refused body left the queue");
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a), (200, BUDGET.to_string()));
         server.shutdown();
     }
 

@@ -88,10 +88,11 @@ pub struct ServerConfig {
     /// A body with a `Content-Length` is admitted whole when its head
     /// arrives, or waits: its head is read, its body left in the socket
     /// (the client is slowed by TCP flow control, and gets no
-    /// `100 Continue` yet) and its [`body_timeout`](Self::body_timeout)
-    /// does not run until other bodies give back enough. Admitted bodies
-    /// never wait on each other, and each has a bounded time to arrive, so
-    /// waiting ends. A chunked body's share grows as it arrives; if it cannot
+    /// `100 Continue` yet) for at most [`body_timeout`](Self::body_timeout)
+    /// (then `503` and a close: the server is too busy for it), and its
+    /// body's own clock starts when it is admitted. Admitted bodies never
+    /// wait on each other, and each has a bounded time to arrive, so waiting
+    /// ends. A chunked body's share grows as it arrives; if it cannot
     /// grow, the body stops being read with its body timeout running, since
     /// it holds memory (chunked bodies that between them hold the whole
     /// budget and all want more end with `408`). A body that arrives whole
@@ -106,17 +107,17 @@ pub struct ServerConfig {
     /// From the first byte of a request to the end of its head: a slower
     /// head gets `408` and a close.
     pub head_timeout: Duration,
-    /// The time a request body has to arrive, counted from the end of its
-    /// head (from its admission, for a body that waited for room in
-    /// [`max_body_memory`](Self::max_body_memory)): this, plus a second for
-    /// every [`body_min_rate`](Self::body_min_rate) bytes of its
-    /// `Content-Length` (of a chunked body, of the room it has been given
-    /// so far, which grows by doubling as it arrives). A slower body gets
-    /// `408` and a close. So an upload may take as long as its size needs
-    /// at that rate, while a body admitted to the budget gives its room back
-    /// within a bounded time however slowly its client sends (or at once,
-    /// if the connection stops reading first): holding the room costs a
-    /// client about that bandwidth.
+    /// A request body must keep arriving at
+    /// [`body_min_rate`](Self::body_min_rate) on average, after a start of
+    /// this long: counted from the end of its head (from its admission, for
+    /// a body that waited for room in
+    /// [`max_body_memory`](Self::max_body_memory)), it has this long plus a
+    /// second for every `body_min_rate` bytes of it that have arrived. A
+    /// slower body gets `408` and a close. So an upload may take as long as
+    /// its size needs at that rate, while a client holding room in the body
+    /// budget keeps it only as long as it sends at that rate (and it gives
+    /// it back at once if its connection stops reading first). Also the
+    /// longest a body waits for room in `max_body_memory`.
     pub body_timeout: Duration,
     /// Bytes a second: see [`body_timeout`](Self::body_timeout).
     pub body_min_rate: usize,

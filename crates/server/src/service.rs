@@ -360,30 +360,33 @@ fn new_decoder(config: &ServerConfig) -> RequestDecoder {
 }
 
 /// When the part of a request being read, begun at `started`, must have
-/// arrived: its head, or its body. (Kept out of line and cold: `arm` runs
+/// arrived: its head, or its body, or (a body waiting for room in the body
+/// budget) when it stops waiting. (Kept out of line and cold: `arm` runs
 /// after every event, and most find no request half read.)
 #[cold]
 #[inline(never)]
 fn request_deadline(config: &ServerConfig, st: &HttpConn, started: Instant) -> Instant {
-    let reading_body = st
+    if st.budget_wait && st.body_share == 0 {
+        return started + config.body_timeout;
+    }
+    let body = st
         .decoder
         .as_deref()
-        .is_some_and(|d| d.pending_head().is_some());
+        .and_then(|d| d.pending_head().is_some().then(|| d.body_buffered().0));
     started
-        + if reading_body {
-            body_allowance(config, st.body_share)
-        } else {
-            config.head_timeout
+        + match body {
+            Some(arrived) => body_allowance(config, arrived),
+            None => config.head_timeout,
         }
 }
 
-/// The time a body holding `share` bytes of the body budget has to arrive,
-/// from the end of its head or its admission: `body_timeout`, plus a second
-/// for every `body_min_rate` bytes; at most [`LONGEST_TIMEOUT`].
-fn body_allowance(config: &ServerConfig, share: usize) -> Duration {
+/// The time a body of which `arrived` bytes have come may take, from the
+/// end of its head or its admission: `body_timeout`, plus a second for
+/// every `body_min_rate` bytes; at most [`LONGEST_TIMEOUT`].
+fn body_allowance(config: &ServerConfig, arrived: usize) -> Duration {
     // Checked when the server was built; one byte a second if not.
     let rate = config.body_min_rate.max(1) as u128;
-    let nanos = share as u128 * 1_000_000_000 / rate;
+    let nanos = arrived as u128 * 1_000_000_000 / rate;
     let by_length = Duration::new(
         u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
         (nanos % 1_000_000_000) as u32,
@@ -890,6 +893,7 @@ impl HttpService {
     /// share runs no clock: it holds nothing a slow client could pin.
     fn admit_body(&mut self, conn: &mut Conn<'_, HttpConn>) -> bool {
         let id = conn.id();
+        let now = conn.now();
         let (st, input, _) = conn.parts();
         let Some(decoder) = st.decoder.as_deref_mut() else {
             return true;
@@ -942,12 +946,16 @@ impl HttpService {
                 st.budget_wait = false;
                 if let Some(ticket) = waiter.ticket {
                     budget.leave_queue(ticket);
+                    // Its wait is over; the body's own clock starts when it
+                    // is next decoded.
+                    st.request_started = None;
                 }
             }
             return true;
         }
-        if held == 0 {
-            st.request_started = None;
+        if held == 0 && place.is_none() {
+            // Holding nothing, it waits for room at most `body_timeout`.
+            st.request_started = Some(now);
         }
         match place {
             Some(at) => {
@@ -1032,9 +1040,6 @@ impl HttpService {
             None
         } else if let Some(started) = st.request_started {
             Some(request_deadline(config, st, started))
-        } else if st.budget_wait {
-            // Waiting for room in the body budget, holding none of it.
-            None
         } else if st.in_flight == 0
             && input.is_empty()
             && st.stalled.is_none()
@@ -1053,7 +1058,12 @@ impl HttpService {
         if conn.state().done_reading {
             return;
         }
-        if conn.state().request_started.is_some() {
+        let st = conn.state();
+        if st.budget_wait && st.body_share == 0 {
+            // A body that waited for room in the body budget for as long as
+            // one may: the server is too busy for it.
+            self.refuse(conn, HttpCode::SERVICE_UNAVAILABLE, false);
+        } else if st.request_started.is_some() {
             // A request too slow to arrive: 408, after any earlier responses,
             // lingering, as the client is by definition still sending.
             self.refuse(conn, HttpCode::REQUEST_TIMEOUT, false);
@@ -1286,7 +1296,7 @@ mod body_allowance_tests {
     }
 
     #[test]
-    fn a_body_gets_its_timeout_and_a_second_per_min_rate_bytes() {
+    fn a_body_gets_its_timeout_and_a_second_per_min_rate_bytes_arrived() {
         let c = config(Duration::from_secs(10), 64 * 1024);
         assert_eq!(body_allowance(&c, 0), Duration::from_secs(10));
         assert_eq!(body_allowance(&c, 8 << 20), Duration::from_secs(10 + 128));

@@ -559,10 +559,30 @@ fn a_stalled_body_is_cut_off_by_the_body_timeout() {
 }
 
 #[test]
+fn a_large_body_of_which_nothing_comes_is_cut_off_by_the_body_timeout() {
+    // Its room in the body budget is taken when its head arrives: a client
+    // that sends none of it keeps that room only `body_timeout`, not as long
+    // as 8 MiB may take at the minimum rate.
+    let server = start(
+        ServerBuilder::new()
+            .head_timeout(Duration::from_secs(60))
+            .body_timeout(Duration::from_millis(300)),
+        echo,
+    );
+    let mut c = Client::connect(server.local_addr());
+    c.send(&post_head("/up", 8 << 20));
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 408);
+    assert!(c.closed());
+    server.shutdown();
+}
+
+#[test]
 fn a_body_slower_than_the_minimum_rate_is_cut_off_though_it_keeps_coming() {
-    // 1,000 bytes have 500 ms plus 1 s. The client sends 10 bytes every
-    // 100 ms, never pausing long enough for an inactivity timeout of 500 ms,
-    // for 4 s: by then the 408 has long been sent.
+    // After 500 ms the body must average 1,000 bytes a second. The client
+    // sends 10 bytes every 100 ms, never pausing long enough for an
+    // inactivity timeout of 500 ms, for up to 4 s: the 408 comes after
+    // about 0.56 s (500 ms plus a second per 1,000 bytes arrived).
     let server = start(
         ServerBuilder::new()
             .head_timeout(Duration::from_secs(60))
