@@ -18,6 +18,11 @@ use crate::{Buffer, ConnId, Remote};
 const WAKER: Token = Token(usize::MAX);
 /// Rounds of [`Service::end_of_batch`] wakes per batch, at most.
 const MAX_WAKE_ROUNDS: usize = 64;
+/// Rounds of writing and re-reading in one go, after which the loop polls
+/// (without blocking) before going on: a connection whose client keeps its
+/// socket full, and reads what comes back, would otherwise be served round
+/// after round while no other connection's events are looked at.
+const MAX_FLUSH_ROUNDS: usize = 16;
 /// Drained output vectors up to this capacity are kept for reuse; larger
 /// ones (a big response brought its own) are freed.
 const POOLED_OUTPUT_MAX: usize = 16 * 1024;
@@ -733,6 +738,12 @@ impl<S: Service> EventLoop<S> {
         self.flush_dirty(now);
     }
 
+    /// Poll without blocking at the next [`turn`](Self::turn): for a thread
+    /// that drives the loop and has work of its own to come back to.
+    pub fn poll_soon(&mut self) {
+        self.again = true;
+    }
+
     /// The service, between turns.
     pub fn service_mut(&mut self) -> &mut S {
         &mut self.service
@@ -823,9 +834,19 @@ impl<S: Service> EventLoop<S> {
             self.accept_all(now);
         }
         // Connections that resumed reading during the batch: their readiness
-        // edge may have passed, so read now.
-        while let Some(id) = self.to_read.pop() {
+        // edge may have passed, so read now (once; those a read lists again
+        // are read in `flush_dirty`'s rounds).
+        self.read_listed(now);
+    }
+
+    /// Read each connection listed in `to_read` once, to the end.
+    fn read_listed(&mut self, now: Instant) {
+        let mut reading = std::mem::take(&mut self.to_read);
+        for id in reading.drain(..) {
             self.read(id, now, true);
+        }
+        if self.to_read.is_empty() {
+            self.to_read = reading;
         }
     }
 
@@ -1139,8 +1160,15 @@ impl<S: Service> EventLoop<S> {
 
     fn flush_dirty(&mut self, now: Instant) {
         // Draining may queue more output (a parked response, say); go round
-        // until nothing new is queued.
-        while !self.dirty.is_empty() || !self.to_read.is_empty() {
+        // until nothing new is queued, or come back after a poll.
+        for round in 0.. {
+            if self.dirty.is_empty() && self.to_read.is_empty() {
+                return;
+            }
+            if round == MAX_FLUSH_ROUNDS {
+                self.again = true;
+                return;
+            }
             let mut dirty = std::mem::take(&mut self.dirty);
             for &id in &dirty {
                 if let Some(e) = self.conns.get_mut(id.index()) {
@@ -1157,9 +1185,9 @@ impl<S: Service> EventLoop<S> {
             if self.dirty.is_empty() {
                 self.dirty = dirty;
             }
-            while let Some(id) = self.to_read.pop() {
-                self.read(id, now, true);
-            }
+            // Those a read here lists again (reading made room) are read in
+            // the next round.
+            self.read_listed(now);
             self.end_of_batch(now);
         }
     }

@@ -267,6 +267,10 @@ pub(crate) fn drive(index: usize, worker: &mut Worker, crew: &Crew) {
     worker.driving(false, &crew.shared);
 }
 
+/// Batches a driving thread runs and answers one after another before it
+/// polls its loop again.
+const QUICK_ROUNDS_PER_POLL: usize = 16;
+
 /// [`drive`], once the loop is taken up.
 fn drive_held<'a>(
     index: usize,
@@ -283,12 +287,22 @@ fn drive_held<'a>(
     if let Some(event_loop) = held.guard.as_mut() {
         event_loop.end_turn();
     }
+    // Batches run since the last poll.
+    let mut rounds = 0;
     loop {
         let Some(event_loop) = held.guard.as_mut() else {
             return;
         };
-        event_loop.service_mut().take_quick(&mut quick);
+        if rounds < QUICK_ROUNDS_PER_POLL {
+            event_loop.service_mut().take_quick(&mut quick);
+        } else {
+            // Answering a batch can read the next (a client keeping its
+            // pipeline full): poll, without blocking, so that other
+            // connections are served too, then go on.
+            event_loop.poll_soon();
+        }
         if !quick.is_empty() {
+            rounds += 1;
             slot.put_down(held, crew.watch.as_ref());
             let date = http_date_now();
             run_each(
@@ -314,6 +328,7 @@ fn drive_held<'a>(
             }
             continue;
         }
+        rounds = 0;
         match event_loop.turn() {
             Ok(true) => {}
             // An error of the poll itself ends the loop as a shutdown does.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -629,6 +629,86 @@ fn timeouts_of_duration_max_mean_never() {
     c.send(&get("/b"));
     assert_eq!(body(&c.response()), "/b ");
     server.shutdown_graceful(forever);
+}
+
+/// One client keeps its socket full of pipelined requests and reads what
+/// comes back as fast as it comes; another's request must still be
+/// answered while that goes on.
+fn a_full_pipeline_does_not_starve_others(builder: ServerBuilder) {
+    let server = start(builder, hello);
+    let addr = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let greedy = std::net::TcpStream::connect(addr).expect("connect");
+    let (mut send, mut read) = (
+        greedy.try_clone().expect("clone"),
+        greedy.try_clone().expect("clone"),
+    );
+    let batch: Vec<u8> = get("/greedy").repeat(1000);
+    let writer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if std::io::Write::write_all(&mut send, &batch).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let (served_tx, served) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0;
+        while let Ok(n) = std::io::Read::read(&mut read, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+            // Well under way: more than a socket buffer of responses.
+            if got > 4 << 20 {
+                let _ = served_tx.send(());
+                got = 0;
+            }
+        }
+    });
+    served
+        .recv_timeout(common::WAIT)
+        .expect("the greedy client is served");
+    // The other client, on a thread of its own, so that a server that never
+    // answers it fails the test instead of hanging it.
+    let (answer_tx, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(&get("/other"));
+        let _ = answer_tx.send(body(&c.response()));
+    });
+    let answer = answer.recv_timeout(common::WAIT);
+    let still_sending = !writer.is_finished();
+    stop.store(true, Ordering::SeqCst);
+    let _ = greedy.shutdown(std::net::Shutdown::Both);
+    writer.join().expect("the writer");
+    reader.join().expect("the reader");
+    server.shutdown();
+    assert_eq!(answer.ok().as_deref(), Some("hello"));
+    assert!(still_sending, "the greedy client was still sending");
+}
+
+#[test]
+fn a_full_pipeline_does_not_starve_others_with_handlers_on_the_loop() {
+    a_full_pipeline_does_not_starve_others(ServerBuilder::new().handlers_on_loop(true));
+}
+
+#[test]
+fn a_full_pipeline_does_not_starve_others_with_batches_run_where_read() {
+    a_full_pipeline_does_not_starve_others(
+        ServerBuilder::new().quick_batches(QuickBatches::Reader),
+    );
+}
+
+#[test]
+fn a_full_pipeline_does_not_starve_others_with_batches_on_workers() {
+    a_full_pipeline_does_not_starve_others(
+        ServerBuilder::new().quick_batches(QuickBatches::Worker),
+    );
 }
 
 #[test]
