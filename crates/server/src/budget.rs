@@ -307,14 +307,16 @@ pub(crate) mod server_tests {
     }
 
     /// For [`holding_handler_with`]: `path` answers with more than the
-    /// socket buffers hold, and the end of the connection.
-    fn closing_big(path: &str, asked: &str) -> Option<http_types::Response> {
+    /// socket buffers hold, and if `close`, the end of the connection.
+    fn big(path: &str, asked: &str, close: bool) -> Option<http_types::Response> {
         (asked == path).then(|| {
-            ResponseBuilder::empty_200()
-                .header("Connection", "close")
-                .body(vec![b'x'; 16 << 20])
-                .build()
-                .unwrap()
+            let builder = ResponseBuilder::empty_200();
+            let builder = if close {
+                builder.header("Connection", "close")
+            } else {
+                builder
+            };
+            builder.body(vec![b'x'; 16 << 20]).build().unwrap()
         })
     }
 
@@ -433,14 +435,7 @@ pub(crate) mod server_tests {
     #[test]
     fn a_body_whose_connection_cannot_take_its_turn_gives_it_up() {
         // `/big`: more than the socket buffers hold, in the loop's memory.
-        let (handler, entered, release) = holding_handler_with(|path| {
-            (path == "/big").then(|| {
-                ResponseBuilder::empty_200()
-                    .body(vec![b'x'; 16 << 20])
-                    .build()
-                    .unwrap()
-            })
-        });
+        let (handler, entered, release) = holding_handler_with(|path| big("/big", path, false));
         let server = start(2, handler);
         let shared = server.shared();
         let budget = &shared.budget;
@@ -478,13 +473,58 @@ pub(crate) mod server_tests {
         server.shutdown();
     }
 
+    /// A body that gave its turn up (its client was not reading a large
+    /// response) and is admitted later is timed from its admission, not
+    /// from when it began to wait.
+    #[test]
+    fn a_body_that_gave_its_turn_up_is_timed_from_its_admission() {
+        const TIMEOUT: Duration = Duration::from_secs(2);
+        let (handler, entered, release) = holding_handler_with(|path| big("/big", path, false));
+        let server = builder(2)
+            .body_timeout(TIMEOUT)
+            .start(handler)
+            .expect("server starts");
+        let shared = server.shared();
+        let budget = &shared.budget;
+        let mut a = hold_all(&server, &entered);
+
+        let mut c = connect(&server);
+        let mut wire = b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        wire.extend_from_slice(&post_head("/late", 10, true));
+        c.write_all(&wire).unwrap();
+        wait_until(|| budget.waiters() == 1, || "the body to wait".into());
+        wait_until(
+            || shared.held_output.load(Ordering::Relaxed) > shared.config.max_output,
+            || "the large response to be held".into(),
+        );
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a).0, 200);
+        wait_until(|| budget.waiters() == 0, || "the turn given up".into());
+        // Read the large response, which admits the body, some way into
+        // the timeout, then send the body as late again: past the timeout
+        // counted from the wait, well within it from the admission.
+        std::thread::sleep(TIMEOUT * 3 / 5);
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 256 * 1024];
+        while !got.ends_with(CONTINUE) {
+            let n = c.read(&mut chunk).expect("read");
+            assert!(n > 0, "closed before the 100 Continue");
+            got.extend_from_slice(&chunk[..n]);
+        }
+        std::thread::sleep(TIMEOUT * 3 / 5);
+        c.write_all(b"0123456789").unwrap();
+        assert_eq!(response(&mut c), (200, "10".to_owned()));
+        server.shutdown();
+    }
+
     /// A body waiting behind a request whose response closes the
     /// connection will not be read, and leaves the queue then, not when
     /// the connection closes after that response, which takes as long as
     /// the client takes to read it.
     #[test]
     fn a_body_behind_a_closing_response_leaves_the_queue() {
-        let (handler, entered, release) = holding_handler_with(|path| closing_big("/close", path));
+        let (handler, entered, release) = holding_handler_with(|path| big("/close", path, true));
         let server = start(2, handler);
         let budget = &server.shared().budget;
         let mut a = hold_all(&server, &entered);
@@ -555,7 +595,7 @@ pub(crate) mod server_tests {
     fn a_body_behind_a_closing_response_gives_its_share_back() {
         // `/hold` answers, once released, with more than the socket
         // buffers hold, and the end.
-        let (handler, entered, release) = holding_handler_with(|path| closing_big("/hold", path));
+        let (handler, entered, release) = holding_handler_with(|path| big("/hold", path, true));
         let server = start(2, handler);
         let budget = &server.shared().budget;
         let mut c = connect(&server);
@@ -635,7 +675,7 @@ pub(crate) mod server_tests {
     }
 
     #[test]
-    fn a_body_waiting_for_the_budget_runs_no_head_or_body_clock() {
+    fn a_body_waiting_for_the_budget_runs_no_head_timeout() {
         const TIMEOUT: Duration = Duration::from_millis(200);
         let (handler, entered, release) = holding_handler();
         let server = builder(2)

@@ -115,9 +115,10 @@ pub struct ServerConfig {
     /// second for every `body_min_rate` bytes of it that have arrived. A
     /// slower body gets `408` and a close. So an upload may take as long as
     /// its size needs at that rate, while a client holding room in the body
-    /// budget keeps it only as long as it sends at that rate (and it gives
-    /// it back at once if its connection stops reading first). Also the
-    /// longest a body waits for room in `max_body_memory`.
+    /// budget keeps it only as long as it sends at that rate on average (and
+    /// it gives it back at once if its connection stops reading first).
+    /// Also the longest a body waits in line for room in
+    /// `max_body_memory`.
     pub body_timeout: Duration,
     /// Bytes a second: see [`body_timeout`](Self::body_timeout).
     pub body_min_rate: usize,

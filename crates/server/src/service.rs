@@ -361,18 +361,27 @@ fn new_decoder(config: &ServerConfig) -> RequestDecoder {
 
 /// When the part of a request being read, begun at `started`, must have
 /// arrived: its head, or its body, or (a body waiting for room in the body
-/// budget) when it stops waiting. (Kept out of line and cold: `arm` runs
+/// budget) when it stops waiting. `unread`: the bytes in the connection's
+/// input buffer. (Kept out of line and cold: `arm` runs
 /// after every event, and most find no request half read.)
 #[cold]
 #[inline(never)]
-fn request_deadline(config: &ServerConfig, st: &HttpConn, started: Instant) -> Instant {
+fn request_deadline(
+    config: &ServerConfig,
+    st: &HttpConn,
+    unread: usize,
+    started: Instant,
+) -> Instant {
     if st.budget_wait && st.body_share == 0 {
         return started + config.body_timeout;
     }
-    let body = st
-        .decoder
-        .as_deref()
-        .and_then(|d| d.pending_head().is_some().then(|| d.body_buffered().0));
+    // What has arrived of a body: decoded, and in the input buffer (which
+    // the server may not be decoding for reasons of its own).
+    let body = st.decoder.as_deref().and_then(|d| {
+        d.pending_head()
+            .is_some()
+            .then(|| d.body_buffered().0.saturating_add(unread))
+    });
     started
         + match body {
             Some(arrived) => body_allowance(config, arrived),
@@ -890,7 +899,7 @@ impl HttpService {
     /// doubling. Takes or grows the share, and makes the body's buffer
     /// that size; if the budget has no room, lists the connection to be
     /// woken when it may have and says no. A connection waiting with no
-    /// share runs no clock: it holds nothing a slow client could pin.
+    /// share runs only the wait's clock (`body_timeout`, then 503).
     fn admit_body(&mut self, conn: &mut Conn<'_, HttpConn>) -> bool {
         let id = conn.id();
         let now = conn.now();
@@ -1039,7 +1048,7 @@ impl HttpService {
             // Only responses remain; the reactor's write timeout guards them.
             None
         } else if let Some(started) = st.request_started {
-            Some(request_deadline(config, st, started))
+            Some(request_deadline(config, st, input.len(), started))
         } else if st.in_flight == 0
             && input.is_empty()
             && st.stalled.is_none()
@@ -1078,6 +1087,11 @@ impl HttpService {
         let st = conn.state();
         if st.budget_wait {
             st.budget_wait = false;
+            if st.body_share == 0 {
+                // Its wait's clock stops; should it queue again, a new wait
+                // begins, and once admitted, its body's own clock.
+                st.request_started = None;
+            }
             self.forget_budget_waiter(conn.id());
         }
     }

@@ -522,8 +522,9 @@ fn drip(c: &mut Client, body: &[u8], piece: usize, every: Duration) {
 
 #[test]
 fn an_upload_at_the_minimum_rate_may_take_longer_than_the_head_timeout() {
-    // 2,000 bytes at 1,000 a second or better: 300 ms plus 2 s to arrive.
-    // Sent in about 1 s, more than three times the head timeout.
+    // 2,000 bytes at 2,000 a second, where 300 ms plus a second per 1,000
+    // bytes arrived is allowed: sent in about 1 s, more than three times
+    // the head timeout.
     let server = start(
         ServerBuilder::new()
             .head_timeout(Duration::from_millis(300))
