@@ -111,7 +111,8 @@ pub struct ServerConfig {
     /// [`body_min_rate`](Self::body_min_rate) on average, after a start of
     /// this long: counted from the end of its head (from its admission, for
     /// a body that waited for room in
-    /// [`max_body_memory`](Self::max_body_memory)), it has this long plus a
+    /// [`max_body_memory`](Self::max_body_memory); from its `100 Continue`,
+    /// for one that asked for it), it has this long plus a
     /// second for every `body_min_rate` bytes of it that have arrived. A
     /// slower body gets `408` and a close. So an upload may take as long as
     /// its size needs at that rate, while a client holding room in the body

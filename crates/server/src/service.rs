@@ -868,6 +868,9 @@ impl HttpService {
                     if wants_continue && !st.continue_sent && st.in_flight == 0 {
                         output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                         st.continue_sent = true;
+                        // Held back behind earlier requests, it asks for the
+                        // body only now: the body's clock starts again.
+                        st.request_started = Some(now);
                     }
                     break;
                 }

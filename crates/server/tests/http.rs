@@ -575,6 +575,36 @@ fn a_large_body_of_which_nothing_comes_is_cut_off_by_the_body_timeout() {
 }
 
 #[test]
+fn a_body_behind_a_slow_request_is_timed_from_its_100_continue() {
+    // The `100 Continue` for a body pipelined behind a slow request waits
+    // for that request's response; the client sends the body only then,
+    // and takes its time: more than the body timeout after the head, well
+    // within it after the `100 Continue`.
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let server = start(
+        ServerBuilder::new().body_timeout(TIMEOUT),
+        |req: Request| {
+            if req.path() == "/slow" {
+                std::thread::sleep(TIMEOUT * 7 / 10);
+            }
+            echo(req)
+        },
+    );
+    let mut c = Client::connect(server.local_addr());
+    let mut wire = get("/slow");
+    wire.extend_from_slice(
+        b"POST /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
+    c.send(&wire);
+    assert_eq!(body(&c.response()), "/slow ");
+    assert_eq!(c.response().status().as_u16(), 100);
+    std::thread::sleep(TIMEOUT * 6 / 10);
+    c.send(b"body");
+    assert_eq!(body(&c.response()), "/up body");
+    server.shutdown();
+}
+
+#[test]
 fn a_body_slower_than_the_minimum_rate_is_cut_off_though_it_keeps_coming() {
     // After 500 ms the body must average 1,000 bytes a second. The client
     // sends 10 bytes every 100 ms, never pausing long enough for an
