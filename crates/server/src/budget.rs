@@ -330,6 +330,13 @@ pub(crate) mod server_tests {
         a
     }
 
+    /// Read the status line's start of a `200` and no more of it.
+    fn response_begun(stream: &mut TcpStream) {
+        let mut status = [0u8; 12];
+        stream.read_exact(&mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 200");
+    }
+
     /// Read the `100 Continue` that admits a body; `what` says whose.
     fn expect_continue(stream: &mut TcpStream, what: &str) {
         let mut interim = [0u8; 25];
@@ -536,9 +543,7 @@ pub(crate) mod server_tests {
         wire.extend_from_slice(&post_head("/behind", 10, false));
         c.write_all(&wire).unwrap();
         // The response has begun, and the client reads no more of it.
-        let mut status = [0u8; 12];
-        c.read_exact(&mut status).unwrap();
-        assert_eq!(&status, b"HTTP/1.1 200");
+        response_begun(&mut c);
         wait_until(
             || budget.waiters() == 0,
             || "the body behind the closing response to leave the queue".into(),
@@ -604,9 +609,7 @@ pub(crate) mod server_tests {
         wait_until(|| budget.used() == 1000, || "the upload's share".into());
         release.send(()).unwrap();
         // The response has begun, and the client reads no more of it.
-        let mut status = [0u8; 12];
-        c.read_exact(&mut status).unwrap();
-        assert_eq!(&status, b"HTTP/1.1 200");
+        response_begun(&mut c);
         wait_until(
             || budget.used() == 0,
             || {

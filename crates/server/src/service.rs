@@ -437,12 +437,9 @@ impl HttpService {
         st.next_seq += 1;
         st.in_flight += 1;
         st.done_reading = true;
-        st.request_started = None;
         st.last_seq = Some(seq);
         // A body being read is not read on.
-        self.shared
-            .budget
-            .give_back(std::mem::take(&mut st.body_share));
+        self.drop_body(st);
         let resp = http_types::ResponseBuilder::new()
             .status(status)
             .body(format!("{status}\n"))
