@@ -60,9 +60,13 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Requests in flight (dispatched, response not yet written) per
     /// connection; beyond it, pipelined requests wait in the input buffer.
+    /// A body being read is read on (its clock runs), so its request may
+    /// be one more.
     pub max_pipelined: usize,
     /// Response bytes queued per connection before it stops taking new
-    /// requests (a client that sends but does not read).
+    /// requests (a client that sends but does not read). A body being read
+    /// is read on, since its clock runs: a client that sends it and reads
+    /// its responses slower than they come is not timed out for it.
     pub max_output: usize,
     /// Response bytes held across the server for clients that read them
     /// slower than they are produced (what is left once the socket takes no
@@ -72,7 +76,7 @@ pub struct ServerConfig {
     /// once it has no request in flight and its output is written, as a
     /// server without pipelining does. What clients that do not read can
     /// make the server hold is then this, plus at most one response per
-    /// connection, plus the responses to the requests queued for workers at
+    /// connection (two where a body being read ends past it), plus the responses to the requests queued for workers at
     /// that moment.
     ///
     /// `max_output` alone bounds each connection, not the server: every
@@ -90,7 +94,12 @@ pub struct ServerConfig {
     /// (the client is slowed by TCP flow control, and gets no
     /// `100 Continue` yet) for at most [`body_timeout`](Self::body_timeout)
     /// (then `503` and a close: the server is too busy for it), and its
-    /// body's own clock starts when it is admitted. Admitted bodies never
+    /// body's own clock starts when it is admitted. A body that asks for
+    /// `100 Continue` behind requests still in flight is admitted only
+    /// once the `100` can be sent, after their responses (and once the
+    /// connection's output is down to `max_output`), so that a client
+    /// waiting for it is not timed from before: until then it takes no
+    /// room and no clock runs for it. Admitted bodies never
     /// wait on each other, and each has a bounded time to arrive, so waiting
     /// ends. A chunked body's share grows as it arrives; if it cannot
     /// grow, the body stops being read with its body timeout running, since

@@ -406,6 +406,41 @@ fn body_allowance(config: &ServerConfig, arrived: usize) -> Duration {
         .min(LONGEST_TIMEOUT)
 }
 
+/// Whether the body being read asked for `100 Continue`, which waits for
+/// the responses to the requests before it. Until it can be sent, the body
+/// takes no room in the body budget and no clock runs for it, as for any
+/// request waiting on earlier ones: a client that waits for the `100` sends
+/// nothing before, and one that does not fills only its input buffer. (It
+/// then waits, as a new head does, for the connection's output to drain to
+/// `max_output`, so that the `100` reaches the client soon after it is
+/// sent.)
+fn continue_held_back(st: &HttpConn) -> bool {
+    st.in_flight > 0
+        && !st.continue_sent
+        && st
+            .decoder
+            .as_deref()
+            .and_then(RequestDecoder::pending_head)
+            .is_some_and(|h| h.expect == Expect::Continue)
+}
+
+/// Whether the connection is reading an admitted body (its clock running,
+/// not waiting for room). Such a body goes on being read when the limits
+/// on requests in flight and on output hold the connection back: holding
+/// it back would time out a client that sends it and reads its responses,
+/// only slower than the server writes them. Its request may then be one
+/// over those limits; the next head waits for them, as does a body not
+/// admitted yet (waiting for room, having given its turn up, or waiting
+/// for its `100 Continue`).
+fn reading_body(st: &HttpConn) -> bool {
+    !st.budget_wait
+        && st.request_started.is_some()
+        && st
+            .decoder
+            .as_deref()
+            .is_some_and(|d| d.pending_head().is_some())
+}
+
 /// The status a request gets without reaching the handler, if any.
 fn refusal(head: &Head) -> Option<HttpCode> {
     let req = &head.request;
@@ -799,15 +834,14 @@ impl HttpService {
             }
             let in_flight = st.in_flight;
             let pending_output = conn.pending_output();
-            if in_flight >= max_pipelined || pending_output > max_output {
-                return;
-            }
             // Over the server's held output, one request at a time, each
             // once the last is written: its completion or the drain of its
             // output comes back here.
-            if (in_flight > 0 || pending_output > 0)
-                && self.shared.held_output.load(Ordering::Relaxed) > max_held
-            {
+            let held_back = in_flight >= max_pipelined
+                || pending_output > max_output
+                || ((in_flight > 0 || pending_output > 0)
+                    && self.shared.held_output.load(Ordering::Relaxed) > max_held);
+            if held_back && !reading_body(conn.state()) {
                 return;
             }
             let (st, input, _) = conn.parts();
@@ -825,7 +859,7 @@ impl HttpService {
             });
             // A head waiting for its body was checked when it arrived.
             let checked = decoder.pending_head().is_some();
-            if checked && !self.admit_body(conn) {
+            if checked && (continue_held_back(conn.state()) || !self.admit_body(conn)) {
                 return;
             }
             let (st, input, _) = conn.parts();
@@ -854,6 +888,12 @@ impl HttpService {
                         st.request_started.get_or_insert(now);
                     }
                     if new_body {
+                        if continue_held_back(conn.state()) {
+                            // No clock until then, as for any request
+                            // waiting on earlier ones.
+                            conn.state().request_started = None;
+                            break;
+                        }
                         if !self.admit_body(conn) {
                             // No `100 Continue` asks for a body not admitted.
                             break;

@@ -574,31 +574,151 @@ fn a_large_body_of_which_nothing_comes_is_cut_off_by_the_body_timeout() {
     cut_off_by_the_body_timeout(&post_head("/up", 8 << 20));
 }
 
-#[test]
-fn a_body_behind_a_slow_request_is_timed_from_its_100_continue() {
-    // The `100 Continue` for a body pipelined behind a slow request waits
-    // for that request's response; the client sends the body only then,
-    // and takes its time: more than the body timeout after the head, well
-    // within it after the `100 Continue`.
-    const TIMEOUT: Duration = Duration::from_secs(2);
+/// The head of a `POST /up` of 4 bytes that asks for `100 Continue`.
+const EXPECT_HEAD: &[u8] =
+    b"POST /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+
+/// A `POST` that asks for `100 Continue`, pipelined behind a request whose
+/// handler takes `slow`, with a body timeout of `timeout`: the client sends
+/// its body `late` after the `100`, and it must be read.
+fn continue_behind_a_slow_request(timeout: Duration, slow: Duration, late: Duration) {
     let server = start(
-        ServerBuilder::new().body_timeout(TIMEOUT),
-        |req: Request| {
+        ServerBuilder::new().body_timeout(timeout),
+        move |req: Request| {
             if req.path() == "/slow" {
-                std::thread::sleep(TIMEOUT * 7 / 10);
+                std::thread::sleep(slow);
             }
             echo(req)
         },
     );
     let mut c = Client::connect(server.local_addr());
     let mut wire = get("/slow");
-    wire.extend_from_slice(
-        b"POST /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
-    );
+    wire.extend_from_slice(EXPECT_HEAD);
     c.send(&wire);
     assert_eq!(body(&c.response()), "/slow ");
     assert_eq!(c.response().status().as_u16(), 100);
-    std::thread::sleep(TIMEOUT * 6 / 10);
+    std::thread::sleep(late);
+    c.send(b"body");
+    assert_eq!(body(&c.response()), "/up body");
+    server.shutdown();
+}
+
+#[test]
+fn a_body_behind_a_slow_request_is_timed_from_its_100_continue() {
+    // The `100 Continue` waits for the slow request's response; the client
+    // sends the body only then, and takes its time: more than the body
+    // timeout after the head, well within it after the `100 Continue`.
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    continue_behind_a_slow_request(TIMEOUT, TIMEOUT * 7 / 10, TIMEOUT * 6 / 10);
+}
+
+#[test]
+fn a_body_waiting_for_its_100_continue_behind_a_slower_request_is_not_timed_out() {
+    // The request before it takes longer than the body timeout.
+    const TIMEOUT: Duration = Duration::from_millis(400);
+    continue_behind_a_slow_request(TIMEOUT, TIMEOUT * 2, Duration::ZERO);
+}
+
+/// The size of [`big_or_echo`]'s `/big` response: far more than the
+/// socket buffers and `max_output` hold.
+const BIG: usize = 16 << 20;
+
+/// A server with a body timeout of 400 ms (with no allowance for the
+/// bytes that arrive to speak of) whose `/big` answers [`BIG`] bytes and
+/// everything else is echoed.
+fn big_or_echo() -> server::ServerHandle {
+    start(
+        ServerBuilder::new()
+            .body_timeout(Duration::from_millis(400))
+            .body_min_rate(1 << 30)
+            .max_output(64 * 1024),
+        |req: Request| {
+            if req.path() == "/big" {
+                return ResponseBuilder::empty_200()
+                    .body(vec![b'b'; BIG])
+                    .build()
+                    .unwrap();
+            }
+            echo(req)
+        },
+    )
+}
+
+/// Read a `/big` response of [`big_or_echo`] and no more of it: its first
+/// half in 64 KiB reads 5 ms apart (over 600 ms, more than the body
+/// timeout), the rest as fast as it comes. The socket buffers hold far less
+/// than half of it, so the server is still writing it when the slow part
+/// ends. `begun` is called once its first bytes are read.
+fn read_big_slowly(c: &mut Client, mut begun: impl FnMut(&mut Client)) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    let mut seen = Vec::new();
+    // The response's length, once its head is read.
+    let mut len = None;
+    while len.is_none_or(|len| got < len) {
+        if got < BIG / 2 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let want = len.map_or(chunk.len(), |len: usize| (len - got).min(chunk.len()));
+        let n = std::io::Read::read(&mut c.stream, &mut chunk[..want]).expect("read");
+        assert!(
+            n > 0,
+            "the connection closed before the large response ended"
+        );
+        if got == 0 {
+            assert!(chunk.starts_with(b"HTTP/1.1 200 "));
+            begun(c);
+        }
+        if len.is_none() {
+            seen.extend_from_slice(&chunk[..n]);
+            len = seen
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|at| at + 4 + BIG);
+        }
+        got += n;
+    }
+}
+
+#[test]
+fn a_body_is_read_while_the_response_before_it_is_read_slowly() {
+    // A client sends a `GET` of a large response and a `POST` behind it,
+    // sends the body once the response has begun (so the server holds far
+    // more than `max_output` of it), then reads the response for longer
+    // than the body timeout. The body must be read meanwhile.
+    const UPLOAD: usize = 200_000;
+    let server = big_or_echo();
+    let (mut c, _socket) = Client::with_small_window(server.local_addr(), 64 * 1024);
+    let mut wire = get("/big");
+    wire.extend_from_slice(&post_head("/up", UPLOAD));
+    c.send(&wire);
+    let mut sender = None;
+    read_big_slowly(&mut c, |c| {
+        let mut writer = c.stream.try_clone().unwrap();
+        sender = Some(std::thread::spawn(move || {
+            std::io::Write::write_all(&mut writer, &vec![b'u'; UPLOAD]).expect("the body is sent")
+        }));
+    });
+    sender.unwrap().join().unwrap();
+    let r = c.response();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(body(&r).len(), "/up ".len() + UPLOAD);
+    server.shutdown();
+}
+
+#[test]
+fn a_100_continue_waits_for_the_response_before_it_to_be_read() {
+    // A body that asks for `100 Continue` behind a large response is
+    // admitted, and its clock started, only once most of that response is
+    // read: the `100` then reaches the client soon after it is sent,
+    // however slowly the client reads what comes before it.
+    let server = big_or_echo();
+    let (mut c, _socket) = Client::with_small_window(server.local_addr(), 64 * 1024);
+    let mut wire = get("/big");
+    wire.extend_from_slice(EXPECT_HEAD);
+    c.send(&wire);
+    read_big_slowly(&mut c, |_| {});
+    assert_eq!(c.response().status().as_u16(), 100);
     c.send(b"body");
     assert_eq!(body(&c.response()), "/up body");
     server.shutdown();
