@@ -11,6 +11,9 @@ pub struct Buffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// Bytes moved to the front so far.
+    #[cfg(test)]
+    moved: usize,
 }
 
 impl Buffer {
@@ -19,6 +22,8 @@ impl Buffer {
             data,
             start: 0,
             end: 0,
+            #[cfg(test)]
+            moved: 0,
         }
     }
 
@@ -56,22 +61,40 @@ impl Buffer {
         std::mem::take(&mut self.data)
     }
 
-    /// Free space at the end, after moving the bytes to the front or growing
-    /// (up to `max` bytes of storage) if there is none. Empty when the buffer
-    /// is full at `max`. Storage larger than `max` (a pooled vector, say) is
-    /// used only up to `max`, so the buffer never holds more.
-    pub(crate) fn spare(&mut self, max: usize) -> &mut [u8] {
-        let usable = |len: usize| len.min(max);
-        if self.end >= usable(self.data.len()) && self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+    /// Whether the bytes reach the end of the storage usable under `max`:
+    /// the next [`spare`](Buffer::spare) would have to move them or grow.
+    pub(crate) fn at_end(&self, max: usize) -> bool {
+        self.end >= self.data.len().min(max)
+    }
+
+    /// Free space at the end. Where there is none, the unconsumed bytes are
+    /// moved to the front if that moves no more bytes than it frees, or,
+    /// with the storage at `max`, frees at least `slack`; otherwise the
+    /// storage grows (doubling, up to `max` bytes). Empty when the storage
+    /// is at `max` and neither holds: the caller reads again once more is
+    /// consumed, so that no read moves a buffer's worth of bytes to gain a
+    /// few (a client keeping its socket full while the server consumes a
+    /// request at a time would otherwise have it moved for every request).
+    /// Storage larger than `max` (a pooled vector, say) is used only up to
+    /// `max`, so the buffer never holds more.
+    pub(crate) fn spare(&mut self, max: usize, slack: usize) -> &mut [u8] {
+        if self.at_end(max) {
+            let len = self.len();
+            let at_max = self.data.len() >= max;
+            if self.start > 0 && (self.start >= len || (at_max && self.start >= slack)) {
+                self.data.copy_within(self.start..self.end, 0);
+                #[cfg(test)]
+                {
+                    self.moved += len;
+                }
+                self.end = len;
+                self.start = 0;
+            } else if !at_max {
+                let grown = (self.data.len() * 2).max(4096).min(max);
+                self.data.resize(grown, 0);
+            }
         }
-        if self.end >= usable(self.data.len()) && self.data.len() < max {
-            let grown = (self.data.len() * 2).max(4096).min(max);
-            self.data.resize(grown, 0);
-        }
-        let limit = usable(self.data.len()).max(self.end);
+        let limit = self.data.len().min(max).max(self.end);
         &mut self.data[self.end..limit]
     }
 
@@ -84,10 +107,12 @@ impl Buffer {
 mod tests {
     use super::*;
 
+    const SLACK: usize = 16 * 1024;
+
     /// Fill the buffer through `spare` until it says it is full.
     fn fill(buf: &mut Buffer, max: usize) -> usize {
         loop {
-            let n = buf.spare(max).len();
+            let n = buf.spare(max, SLACK.min(max / 4)).len();
             if n == 0 {
                 return buf.len();
             }
@@ -100,9 +125,58 @@ mod tests {
         for (storage, max) in [(0, 1024), (1024, 2048), (16 * 1024, 1024), (0, 80 * 1024)] {
             let mut buf = Buffer::with_storage(vec![0; storage]);
             assert_eq!(fill(&mut buf, max), max, "storage {storage}, max {max}");
-            // Consuming from the front makes room again, up to `max`.
-            buf.consume(100);
+            // Consuming the slack from the front makes room again, up to
+            // `max`.
+            buf.consume(SLACK.min(max / 4));
             assert_eq!(fill(&mut buf, max), max, "storage {storage}, max {max}");
         }
+    }
+
+    #[test]
+    fn a_full_buffer_consumed_a_little_at_a_time_moves_a_few_bytes_per_byte_read() {
+        // A client keeps the buffer full while the server consumes a
+        // 40-byte request at a time, reading whenever it may.
+        const MAX: usize = 80 * 1024;
+        let mut buf = Buffer::with_storage(vec![0; 16 * 1024]);
+        let mut read = fill(&mut buf, MAX);
+        for _ in 0..10_000 {
+            buf.consume(40);
+            loop {
+                let n = buf.spare(MAX, SLACK).len();
+                if n == 0 {
+                    break;
+                }
+                buf.filled(n);
+                read += n;
+            }
+            assert!(buf.len() > MAX - SLACK - 40, "read whenever it may");
+        }
+        // Each move frees at least the slack and moves at most the rest.
+        assert!(
+            buf.moved <= read * (MAX - SLACK) / SLACK,
+            "moved {} for {read} read",
+            buf.moved
+        );
+        assert!(buf.moved > 0);
+    }
+
+    #[test]
+    fn below_max_it_grows_rather_than_move_many_bytes_to_free_few() {
+        let mut buf = Buffer::with_storage(vec![0; 16 * 1024]);
+        assert_eq!(buf.spare(80 * 1024, SLACK).len(), 16 * 1024);
+        buf.filled(16 * 1024);
+        buf.consume(40);
+        assert_eq!(buf.spare(80 * 1024, SLACK).len(), 16 * 1024);
+        assert_eq!((buf.moved, buf.capacity()), (0, 32 * 1024));
+    }
+
+    #[test]
+    fn a_move_that_frees_as_much_as_it_moves_is_made_whatever_the_slack() {
+        const MAX: usize = 4096;
+        let mut buf = Buffer::with_storage(vec![0; MAX]);
+        buf.filled(MAX);
+        buf.consume(MAX - 100);
+        assert_eq!(buf.spare(MAX, SLACK).len(), MAX - 100);
+        assert_eq!(buf.moved, 100);
     }
 }

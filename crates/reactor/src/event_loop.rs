@@ -46,8 +46,12 @@ pub struct Config {
     pub max_connections: usize,
     /// Size of a fresh input buffer, and of the buffers kept in the pool.
     pub buffer_size: usize,
-    /// A connection's input never grows past this; reading pauses until the
-    /// service consumes some.
+    /// A connection's input never grows past this; once it is full, reading
+    /// pauses until the service has consumed `buffer_size` bytes of it (or
+    /// a quarter of it, if less), so that a read never moves many bytes to
+    /// make room for a few. A service that waits for more of a message
+    /// before it consumes any must therefore take messages of at most
+    /// `max_input` less that much.
     pub max_input: usize,
     /// A connection whose pending output makes no progress for this long is
     /// closed (a client that stopped reading).
@@ -67,6 +71,16 @@ pub struct Config {
     pub linger_timeout: Duration,
     /// ... and at most this many bytes. Either at zero: close at once.
     pub linger_bytes: usize,
+}
+
+impl Config {
+    /// How much room a full input buffer needs before it is read again:
+    /// a fresh buffer's worth, or a quarter of `max_input` if less, so that
+    /// a read moves at most a few bytes for each it gains (see
+    /// `Buffer::spare`).
+    fn reread_room(&self) -> usize {
+        self.buffer_size.min(self.max_input / 4).max(1)
+    }
 }
 
 impl Default for Config {
@@ -493,6 +507,8 @@ pub struct EventLoop<S: Service> {
     shared: Arc<Shared<S::Completion>>,
     service: S,
     config: Config,
+    /// `config.reread_room()`.
+    reread_room: usize,
     /// Deadlines: at most one live entry per open connection, plus entries of
     /// closed connections (see [`prune_timers`](Self::prune_timers)).
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
@@ -634,6 +650,7 @@ impl<S: Service> EventLoop<S> {
             shared,
             service,
             config,
+            reread_room: config.reread_room(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
             to_read: Vec::new(),
@@ -983,8 +1000,11 @@ impl<S: Service> EventLoop<S> {
             entry.dirty = true;
             self.dirty.push(id);
         }
-        let room = entry.input.len() < self.config.max_input;
-        if (entry.reading && !was_reading) || (entry.full && room && entry.reading) {
+        if (entry.reading && !was_reading)
+            || (entry.full
+                && entry.reading
+                && entry.input.len() + self.reread_room <= self.config.max_input)
+        {
             // The readiness edge may have passed while reading was off or the
             // buffer full: read now, to the end.
             entry.full = false;
@@ -1043,7 +1063,15 @@ impl<S: Service> EventLoop<S> {
         }
         let mut got = false;
         loop {
-            let spare = entry.input.spare(self.config.max_input);
+            if got && entry.input.at_end(self.config.max_input) {
+                // The service consumes what came before the buffer is
+                // moved or grown for more: a body it takes as it comes
+                // then goes through a buffer of the usual size, and the
+                // read goes on once it has (`settle`).
+                entry.full = true;
+                break;
+            }
+            let spare = entry.input.spare(self.config.max_input, self.reread_room);
             if spare.is_empty() {
                 // Full: the service has to consume before more is read. A
                 // reset is still noticed (see `reset_while_not_reading`).

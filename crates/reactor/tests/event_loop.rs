@@ -576,6 +576,22 @@ fn a_reset_is_noticed_while_a_connection_is_not_read() {
     reset(full, b);
 }
 
+/// Connect to `running` and send it `n` bytes of [`pattern`] from a thread
+/// (the kernel's buffers fill up while the loop waits): the connection, the
+/// bytes, and the thread, which gives the client back.
+fn send_pattern<S: Service>(
+    running: &Running<S>,
+    notes: &Receiver<Note>,
+    n: usize,
+) -> (ConnId, Vec<u8>, thread::JoinHandle<io::Result<TcpStream>>) {
+    let mut client = connect(running.addr);
+    let id = opened(notes);
+    let data = pattern(n);
+    let to_send = data.clone();
+    let writer = thread::spawn(move || client.write_all(&to_send).map(|()| client));
+    (id, data, writer)
+}
+
 #[test]
 fn input_never_grows_past_max_input_and_reading_resumes_once_consumed() {
     const MAX: usize = 8 * 1024;
@@ -591,12 +607,7 @@ fn input_never_grows_past_max_input_and_reading_resumes_once_consumed() {
         _ => {}
     });
     let running = start(service, small_input(MAX));
-    let mut client = connect(running.addr);
-    let id = opened(&notes);
-    let data = pattern(SENT);
-    let to_send = data.clone();
-    // The kernel's buffers fill up while the loop waits: write from a thread.
-    let writer = thread::spawn(move || client.write_all(&to_send).map(|()| client));
+    let (id, data, writer) = send_pattern(&running, &notes, SENT);
 
     let mut consumed = Vec::new();
     let mut full = 0;
@@ -623,6 +634,35 @@ fn input_never_grows_past_max_input_and_reading_resumes_once_consumed() {
         }
     }
     assert!(full > 0, "the bound was never reached");
+    assert_same_bytes(&consumed, &data);
+    let _client = writer.join().unwrap().expect("write");
+}
+
+#[test]
+fn input_consumed_as_it_comes_is_read_through_a_buffer_of_the_usual_size() {
+    // A stream the service takes as it comes (a request body, say) is
+    // handed over a buffer at a time: the buffer is not grown, and freed
+    // and grown again, for every read of it.
+    const SENT: usize = 1024 * 1024;
+    let (service, notes) = script(|conn, event: Event<()>, log| {
+        if let Event::Readable = event {
+            let _ = log.send(Note::InputLen(conn.id(), conn.input().len()));
+            take_input(conn, log, false);
+        }
+    });
+    let config = Config::default();
+    let running = start(service, config);
+    let (id, data, writer) = send_pattern(&running, &notes, SENT);
+    let mut consumed = Vec::new();
+    while consumed.len() < SENT {
+        match next(&notes) {
+            Note::InputLen(i, len) if i == id => {
+                assert!(len <= config.buffer_size, "{len} bytes read at once");
+            }
+            Note::Read(i, bytes) if i == id => consumed.extend(bytes),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
     assert_same_bytes(&consumed, &data);
     let _client = writer.join().unwrap().expect("write");
 }
