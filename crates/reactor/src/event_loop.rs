@@ -1069,6 +1069,16 @@ impl<S: Service> EventLoop<S> {
                 // then goes through a buffer of the usual size, and the
                 // read goes on once it has (`settle`).
                 entry.full = true;
+                // Unless it consumes, a buffer this full is not read again:
+                // a reset is noticed now, as when the buffer is full (see
+                // `reset_while_not_reading`).
+                if thorough
+                    && entry.input.len() + self.reread_room > self.config.max_input
+                    && reset_while_not_reading(entry)
+                {
+                    self.close(id);
+                    return;
+                }
                 break;
             }
             let spare = entry.input.spare(self.config.max_input, self.reread_room);

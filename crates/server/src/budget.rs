@@ -320,6 +320,24 @@ pub(crate) mod server_tests {
         })
     }
 
+    /// Read a [`big`] response, `200` with a 16 MiB body; what was read
+    /// after it is returned.
+    fn read_big(c: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 256 * 1024];
+        let end = |got: &[u8]| {
+            let head = got.windows(4).position(|w| w == b"\r\n\r\n")?;
+            Some(head + 4 + (16 << 20))
+        };
+        while end(&got).is_none_or(|end| got.len() < end) {
+            let n = c.read(&mut chunk).expect("read");
+            assert!(n > 0, "closed before the large response ended");
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "));
+        got.split_off(end(&got).unwrap_or(got.len()))
+    }
+
     /// A client whose `/hold` body takes the whole budget, once its
     /// handler runs (and waits to be released).
     fn hold_all(server: &crate::ServerHandle, entered: &mpsc::Receiver<()>) -> TcpStream {
@@ -516,18 +534,7 @@ pub(crate) mod server_tests {
         // the timeout counted from the wait, well within it from the
         // admission.
         std::thread::sleep(TIMEOUT * 3 / 5);
-        let mut got = Vec::new();
-        let mut chunk = vec![0u8; 256 * 1024];
-        let end = |got: &[u8]| {
-            let head = got.windows(4).position(|w| w == b"\r\n\r\n")?;
-            Some(head + 4 + (16 << 20))
-        };
-        while end(&got).is_none_or(|end| got.len() < end) {
-            let n = c.read(&mut chunk).expect("read");
-            assert!(n > 0, "closed before the large response ended");
-            got.extend_from_slice(&chunk[..n]);
-        }
-        assert!(got.starts_with(b"HTTP/1.1 200 "));
+        read_big(&mut c);
         std::thread::sleep(TIMEOUT * 3 / 5);
         c.write_all(b"0123456789").unwrap();
         assert_eq!(response(&mut c), (200, "10".to_owned()));
@@ -632,37 +639,51 @@ pub(crate) mod server_tests {
         server.shutdown();
     }
 
-    /// A waiting body whose client resets its connection leaves the queue
-    /// at once, though the server had stopped reading it (its input buffer
-    /// full), so it does not hold up the bodies behind it.
-    #[test]
-    fn a_waiting_body_whose_client_resets_leaves_the_queue() {
-        // More than the socket buffers on both sides hold.
-        const LARGE: usize = 32 << 20;
-        let server = ServerBuilder::new()
+    /// The body budget and body limit of [`large_budget`]: more than the
+    /// socket buffers on both sides hold.
+    const LARGE: usize = 32 << 20;
+
+    /// `builder` bound to a port of the system's choosing, with a body
+    /// budget and a body limit of [`LARGE`], and bodies given an hour, so
+    /// that a first body can hold all the room for as long as a test runs.
+    fn large_budget(builder: ServerBuilder) -> ServerBuilder {
+        builder
             .bind("127.0.0.1:0")
-            .workers(2)
             .limits(Limits {
                 max_body_bytes: LARGE as u64,
                 ..Limits::default()
             })
             .max_body_memory(LARGE)
-            // The first body holds the room for as long as the test runs.
             .body_timeout(Duration::from_secs(3600))
-            .start(|_req: Request| ResponseBuilder::empty_200().build().unwrap())
-            .expect("server starts");
+    }
+
+    /// On a [`large_budget`] server: a first connection whose body holds the
+    /// whole budget, and a second whose body of the same size waits.
+    fn one_holds_all_the_next_waits(server: &crate::ServerHandle) -> (TcpStream, TcpStream) {
         let budget = &server.shared().budget;
-        let mut first = connect(&server);
+        let mut first = connect(server);
         first.write_all(&post_head("/first", LARGE, false)).unwrap();
         first.write_all(b"some of it").unwrap();
         wait_until(
             || budget.used() == LARGE,
             || "the first body's share".into(),
         );
-
-        let mut gone = connect(&server);
-        gone.write_all(&post_head("/gone", LARGE, false)).unwrap();
+        let mut next = connect(server);
+        next.write_all(&post_head("/gone", LARGE, false)).unwrap();
         wait_until(|| budget.waiters() == 1, || "the body to wait".into());
+        (first, next)
+    }
+
+    /// A waiting body whose client resets its connection leaves the queue
+    /// at once, though the server had stopped reading it (its input buffer
+    /// full), so it does not hold up the bodies behind it.
+    #[test]
+    fn a_waiting_body_whose_client_resets_leaves_the_queue() {
+        let server = large_budget(ServerBuilder::new().workers(2))
+            .start(|_req: Request| ResponseBuilder::empty_200().build().unwrap())
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let (first, mut gone) = one_holds_all_the_next_waits(&server);
         // Send the body until the writes stall: the server has stopped
         // reading, its input buffer full.
         gone.set_write_timeout(Some(Duration::from_secs(1)))
@@ -806,6 +827,113 @@ pub(crate) mod server_tests {
         c.write_all(b"0\r\n\r\n").unwrap();
         assert_eq!(response(&mut c), (200, "200000".to_owned()));
         assert_eq!(server.shared().budget.used(), 0);
+        server.shutdown();
+    }
+
+    /// A chunked body growing its share while its connection's output holds
+    /// it back (its client reads a large response slowly) and woken for
+    /// room takes the room and is read on: it does not give its wake up
+    /// and wait, its clock running, until the output drains.
+    #[test]
+    fn a_growing_body_woken_while_output_holds_it_back_is_read() {
+        const TIMEOUT: Duration = Duration::from_secs(2);
+        let (handler, entered, release) = holding_handler_with(|path| big("/big", path, false));
+        let server = builder(2)
+            .body_timeout(TIMEOUT)
+            .body_min_rate(1 << 30)
+            .max_output(64 * 1024)
+            .start(handler)
+            .expect("server starts");
+        let shared = server.shared();
+        let budget = &shared.budget;
+        let mut c = connect(&server);
+        let mut wire = b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        wire.extend_from_slice(
+            b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        wire.extend_from_slice(format!("3e8\r\n{}\r\n", "c".repeat(1000)).as_bytes());
+        c.write_all(&wire).unwrap();
+        wait_used(budget, |held| held >= 1000);
+        wait_until(
+            || shared.held_output.load(Ordering::Relaxed) > shared.config.max_output,
+            || "the large response to be held".into(),
+        );
+        // Another body takes the rest of the budget.
+        let rest = BUDGET - budget.used();
+        let mut a = connect(&server);
+        a.write_all(&post_head("/hold", rest, false)).unwrap();
+        a.write_all(&vec![b'a'; rest]).unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        assert_eq!(budget.used(), BUDGET);
+        // The rest of the chunked body: its share must grow, and cannot.
+        let mut tail = format!("2710\r\n{}\r\n", "d".repeat(10_000)).into_bytes();
+        tail.extend_from_slice(b"0\r\n\r\n");
+        c.write_all(&tail).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        // Room comes back well within the body's time.
+        release.send(()).unwrap();
+        assert_eq!(response(&mut a).0, 200);
+        // The client reads its large response later than the body timeout.
+        std::thread::sleep(TIMEOUT + TIMEOUT / 2);
+        let mut extra = read_big(&mut c);
+        let mut chunk = [0u8; 8192];
+        while !extra.ends_with(b"\r\n\r\n11000") && extra.len() < 200 {
+            let n = c.read(&mut chunk).expect("read");
+            assert!(
+                n > 0,
+                "closed after the large response: {:?}",
+                String::from_utf8_lossy(&extra)
+            );
+            extra.extend_from_slice(&chunk[..n]);
+        }
+        assert!(
+            extra.starts_with(b"HTTP/1.1 200 "),
+            "{:?}",
+            String::from_utf8_lossy(&extra)
+        );
+        server.shutdown();
+    }
+
+    /// A waiting body whose client's reset arrives with data that fills its
+    /// input buffer to the end of its storage leaves the queue: the read
+    /// that stops there asks the socket for a reset, as one that finds the
+    /// buffer full does.
+    #[test]
+    fn a_waiting_body_reset_with_data_leaves_the_queue() {
+        let (entered_tx, entered) = mpsc::channel::<()>();
+        let entered_tx = Mutex::new(entered_tx);
+        let server = large_budget(ServerBuilder::new().event_loops(1).handlers_on_loop(true))
+            .start(move |req: Request| {
+                if req.path() == "/sleep" {
+                    let _ = entered_tx.lock().map(|tx| tx.send(()));
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                ResponseBuilder::empty_200().build().unwrap()
+            })
+            .expect("server starts");
+        let budget = &server.shared().budget;
+        let (first, mut gone) = one_holds_all_the_next_waits(&server);
+        // Most of an input buffer (80 KiB), read by the loop.
+        gone.write_all(&vec![b'g'; 70_000]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // The loop is busy while the rest of the buffer's worth and a reset
+        // arrive together.
+        let mut sleeper = connect(&server);
+        sleeper
+            .write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        entered.recv_timeout(WAIT).expect("the handler runs");
+        gone.write_all(&vec![b'g'; 20_000]).unwrap();
+        socket2::SockRef::from(&gone)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(gone);
+        assert_eq!(response(&mut sleeper).0, 200);
+        wait_until(
+            || budget.waiters() == 0,
+            || "the reset body to leave the queue".into(),
+        );
+        drop(first);
         server.shutdown();
     }
 }

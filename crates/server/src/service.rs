@@ -410,7 +410,9 @@ fn body_allowance(config: &ServerConfig, arrived: usize) -> Duration {
 /// the responses to the requests before it. Until it can be sent, the body
 /// takes no room in the body budget and no clock runs for it, as for any
 /// request waiting on earlier ones: a client that waits for the `100` sends
-/// nothing before, and one that does not fills only its input buffer. (It
+/// nothing before, and one that does not fills only its input buffer (and
+/// the room the decoder keeps for body bytes that came with the head, as
+/// for any body not admitted yet). (It
 /// then waits, as a new head does, for the connection's output to drain to
 /// `max_output`, so that the `100` reaches the client soon after it is
 /// sent.)
@@ -424,16 +426,17 @@ fn continue_held_back(st: &HttpConn) -> bool {
             .is_some_and(|h| h.expect == Expect::Continue)
 }
 
-/// Whether the connection is reading an admitted body (its clock running,
-/// not waiting for room). Such a body goes on being read when the limits
-/// on requests in flight and on output hold the connection back: holding
-/// it back would time out a client that sends it and reads its responses,
-/// only slower than the server writes them. Its request may then be one
-/// over those limits; the next head waits for them, as does a body not
-/// admitted yet (waiting for room, having given its turn up, or waiting
-/// for its `100 Continue`).
+/// Whether the connection is reading an admitted body: its clock running,
+/// and not waiting for room, or holding a share already (a body growing its
+/// share may take room whatever the queue, so it looks when woken). Such a
+/// body goes on being read when the limits on requests in flight and on
+/// output hold the connection back: holding it back would time out a
+/// client that sends it and reads its responses, only slower than the
+/// server writes them. Its request may then be one over those limits; the
+/// next head waits for them, as does a body not admitted yet (waiting for
+/// room, having given its turn up, or waiting for its `100 Continue`).
 fn reading_body(st: &HttpConn) -> bool {
-    !st.budget_wait
+    (!st.budget_wait || st.body_share > 0)
         && st.request_started.is_some()
         && st
             .decoder
