@@ -76,8 +76,8 @@ pub struct ServerConfig {
     /// once it has no request in flight and its output is written, as a
     /// server without pipelining does. What clients that do not read can
     /// make the server hold is then this, plus at most one response per
-    /// connection (two where a body being read ends past it), plus the responses to the requests queued for workers at
-    /// that moment.
+    /// connection (two where a body being read ends past it), plus the
+    /// responses to the requests queued for workers at that moment.
     ///
     /// `max_output` alone bounds each connection, not the server: every
     /// connection could hold that much.

@@ -412,10 +412,9 @@ fn body_allowance(config: &ServerConfig, arrived: usize) -> Duration {
 /// request waiting on earlier ones: a client that waits for the `100` sends
 /// nothing before, and one that does not fills only its input buffer (and
 /// the room the decoder keeps for body bytes that came with the head, as
-/// for any body not admitted yet). (It
-/// then waits, as a new head does, for the connection's output to drain to
-/// `max_output`, so that the `100` reaches the client soon after it is
-/// sent.)
+/// for any body not admitted yet). It then waits, as a new head does, for
+/// the connection's output to drain to `max_output`, so that little stands
+/// before the `100` when it is sent.
 fn continue_held_back(st: &HttpConn) -> bool {
     st.in_flight > 0
         && !st.continue_sent
