@@ -1063,30 +1063,26 @@ impl<S: Service> EventLoop<S> {
         }
         let mut got = false;
         loop {
-            if got && entry.input.at_end(self.config.max_input) {
-                // The service consumes what came before the buffer is
-                // moved or grown for more: a body it takes as it comes
-                // then goes through a buffer of the usual size, and the
-                // read goes on once it has (`settle`).
+            // Once a read has filled the buffer to the end of its storage,
+            // the service consumes what came before the buffer is moved or
+            // grown for more: a body it takes as it comes then goes through
+            // a buffer of the usual size, and the read goes on once it has
+            // (`settle`).
+            let stop = got && entry.input.at_end(self.config.max_input);
+            let spare: &mut [u8] = if stop {
+                &mut []
+            } else {
+                entry.input.spare(self.config.max_input, self.reread_room)
+            };
+            if spare.is_empty() {
                 entry.full = true;
-                // Unless it consumes, a buffer this full is not read again:
-                // a reset is noticed now, as when the buffer is full (see
+                // A buffer too full to be read again before the service
+                // consumes: a reset is still noticed (see
                 // `reset_while_not_reading`).
                 if thorough
                     && entry.input.len() + self.reread_room > self.config.max_input
                     && reset_while_not_reading(entry)
                 {
-                    self.close(id);
-                    return;
-                }
-                break;
-            }
-            let spare = entry.input.spare(self.config.max_input, self.reread_room);
-            if spare.is_empty() {
-                // Full: the service has to consume before more is read. A
-                // reset is still noticed (see `reset_while_not_reading`).
-                entry.full = true;
-                if thorough && reset_while_not_reading(entry) {
                     self.close(id);
                     return;
                 }
